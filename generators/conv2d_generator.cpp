@@ -1,0 +1,261 @@
+// The Conv2D generator family. One algorithm, specialized at generate time by GeneratorParams:
+// layout, which of kernel size / stride / dilation are compile-time constants (fast paths) or
+// run-time inputs (generic), the groups mode, and the schedule's blocking parameters (tuning data).
+//
+// Semantics follow Keras 3 Conv2D: the input is read with zero fill outside its bounds, padding
+// arrives as explicit top/left offsets (the runtime resolves TensorFlow's SAME rule), bias and the
+// element-wise activation are fused into the output stage.
+#include "Halide.h"
+#include "halconv/activation.h"
+
+namespace {
+
+using namespace Halide;
+using halconv::Activation;
+
+enum class Layout { NHWC, NCHW };
+enum class GroupsMode { Dense, Grouped, Depthwise };
+
+Expr sigmoid(const Expr& v) {
+  // Split on the sign so that exp never overflows.
+  Expr e = exp(-abs(v));
+  return select(v >= 0.0f, 1.0f / (1.0f + e), e / (1.0f + e));
+}
+
+Expr softplus(const Expr& v) { return max(v, 0.0f) + log(1.0f + exp(-abs(v))); }
+
+Expr hard_sigmoid(const Expr& v) { return clamp(v / 6.0f + 0.5f, 0.0f, 1.0f); }
+
+// Keras 3's element-wise activations (keras/src/backend/numpy/nn.py is the reference reading).
+Expr activate(Activation a, const Expr& x) {
+  switch (a) {
+    case Activation::linear:
+      return x;
+    case Activation::relu:
+      return max(x, 0.0f);
+    case Activation::relu6:
+      return clamp(x, 0.0f, 6.0f);
+    case Activation::leaky_relu:
+      return select(x >= 0.0f, x, 0.2f * x);
+    case Activation::elu:
+      return select(x >= 0.0f, x, exp(x) - 1.0f);
+    case Activation::celu:
+      return max(x, 0.0f) + (exp(min(x, 0.0f)) - 1.0f);
+    case Activation::selu: {
+      const float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
+      return scale * select(x > 0.0f, x, alpha * (exp(x) - 1.0f));
+    }
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::tanh:
+      return tanh(x);
+    case Activation::softplus:
+      return softplus(x);
+    case Activation::softsign:
+      return x / (1.0f + abs(x));
+    case Activation::silu:
+      return x * sigmoid(x);
+    case Activation::hard_silu:
+      return x * hard_sigmoid(x);
+    case Activation::gelu:
+      return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+    case Activation::exponential:
+      return exp(x);
+    case Activation::mish:
+      return x * tanh(softplus(x));
+    case Activation::log_sigmoid:
+      return -softplus(-x);
+    case Activation::hard_tanh:
+      return clamp(x, -1.0f, 1.0f);
+    case Activation::tanh_shrink:
+      return x - tanh(x);
+    case Activation::soft_shrink:
+      return select(x > 0.5f, x - 0.5f, x < -0.5f, x + 0.5f, 0.0f);
+    case Activation::hard_shrink:
+      return select(abs(x) > 0.5f, x, 0.0f);
+    case Activation::squareplus:
+      return (x + sqrt(x * x + 4.0f)) * 0.5f;
+    case Activation::sparse_plus:
+      return select(x <= -1.0f, 0.0f, x < 1.0f, 0.25f * (x + 1.0f) * (x + 1.0f), x);
+    case Activation::sparse_sigmoid:
+      return select(x <= -1.0f, 0.0f, x >= 1.0f, 1.0f, 0.5f * (x + 1.0f));
+    case Activation::hard_sigmoid:
+      return hard_sigmoid(x);
+    case Activation::hard_sigmoid_keras2:
+      return clamp(0.2f * x + 0.5f, 0.0f, 1.0f);
+    default:
+      // Axis activations run as a separate stage; the conv stage is linear for them.
+      return x;
+  }
+}
+
+class Conv2D : public Generator<Conv2D> {
+ public:
+  GeneratorParam<Layout> layout{
+      "layout", Layout::NHWC, {{"nhwc", Layout::NHWC}, {"nchw", Layout::NCHW}}};
+  // 0 means "a run-time value": the kernel size from the weights, stride and dilation from inputs.
+  GeneratorParam<int> kernel_size{"kernel_size", 0};
+  GeneratorParam<int> stride{"stride", 0};
+  GeneratorParam<int> dilation{"dilation", 0};
+  GeneratorParam<GroupsMode> groups_mode{"groups_mode",
+                                         GroupsMode::Grouped,
+                                         {{"dense", GroupsMode::Dense},
+                                          {"grouped", GroupsMode::Grouped},
+                                          {"depthwise", GroupsMode::Depthwise}}};
+  // Schedule parameters (tuning data, set from schedules/*.json by the build).
+  // Accumulator block along the vectorized dimension, in vectors (channels for NHWC, x for NCHW).
+  GeneratorParam<int> vectors_per_block{"vectors_per_block", 2};
+  // Accumulator block along the other dimension (x for NHWC, output channels for NCHW).
+  GeneratorParam<int> block_size{"block_size", 6};
+
+  // NHWC: (c, x, y, n); NCHW: (x, y, c, n). Halide lists dimensions innermost first.
+  Input<Buffer<float, 4>> input{"input"};
+  // Keras layout (kh, kw, in_channels / groups, filters), i.e. (filters, cin_g, kw, kh) here.
+  Input<Buffer<float, 4>> kernel{"kernel"};
+  Input<Buffer<float, 1>> bias{"bias"};  // (filters); zeros when use_bias is false
+  Input<int32_t> stride_x{"stride_x"};
+  Input<int32_t> stride_y{"stride_y"};
+  Input<int32_t> dilation_x{"dilation_x"};
+  Input<int32_t> dilation_y{"dilation_y"};
+  Input<int32_t> pad_top{"pad_top"};
+  Input<int32_t> pad_left{"pad_left"};
+  Input<int32_t> groups{"groups"};
+  Input<int32_t> filters{"filters"};        // the real count; the weights may be padded past it
+  Input<int32_t> activation{"activation"};  // halconv::Activation, element-wise ones only
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    const bool nhwc = layout == Layout::NHWC;
+    const int c_dim = nhwc ? 0 : 2, x_dim = nhwc ? 1 : 0, y_dim = nhwc ? 2 : 1;
+
+    // Zero fill outside the input, channels included: tiles past the last output channel (the
+    // runtime pads the weights to whole tiles) then read zeros instead of out-of-range memory.
+    Region bounded(4);
+    for (int d : {c_dim, x_dim, y_dim}) {
+      bounded[d] = Range(0, input.dim(d).extent());
+    }
+    Func zero_filled = BoundaryConditions::constant_exterior(input, 0.0f, bounded);
+    if (nhwc) {
+      in_rows(c, x, y, n) = zero_filled(c, x, y, n);
+    } else {
+      in_rows(c, x, y, n) = zero_filled(x, y, c, n);
+    }
+
+    const Expr kw = kernel_size > 0 ? Expr(kernel_size.value()) : kernel.dim(2).extent();
+    const Expr kh = kernel_size > 0 ? Expr(kernel_size.value()) : kernel.dim(3).extent();
+    const Expr sx = stride > 0 ? Expr(stride.value()) : stride_x;
+    const Expr sy = stride > 0 ? Expr(stride.value()) : stride_y;
+    const Expr dx = dilation > 0 ? Expr(dilation.value()) : dilation_x;
+    const Expr dy = dilation > 0 ? Expr(dilation.value()) : dilation_y;
+
+    conv(c, x, y, n) = bias(c);
+    if (groups_mode == GroupsMode::Depthwise) {
+      // One input channel per output channel (depth multiplier 1; the generic variant covers
+      // others).
+      r = RDom(0, kw, 0, kh, "r");
+      conv(c, x, y, n) += kernel(c, 0, r.x, r.y) *
+                          in_rows(c, x * sx + r.x * dx - pad_left, y * sy + r.y * dy - pad_top, n);
+    } else {
+      const Expr cin_per_group = kernel.dim(1).extent();
+      r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
+      Expr in_channel = r.x;
+      if (groups_mode == GroupsMode::Grouped) {
+        in_channel = (c / (filters / groups)) * cin_per_group + r.x;
+      }
+      conv(c, x, y, n) +=
+          kernel(c, r.x, r.y, r.z) *
+          in_rows(in_channel, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
+    }
+    // All activations as one select ladder on the run-time id; the schedule specializes this stage
+    // per id, and Halide folds the ladder to the one branch inside each specialization.
+    Expr activated = conv(c, x, y, n);
+    for (int id = static_cast<int>(Activation::softmax) - 1; id > 0; id--) {
+      activated = select(activation == id, activate(static_cast<Activation>(id), conv(c, x, y, n)),
+                         activated);
+    }
+    conv(c, x, y, n) = activated;
+
+    if (nhwc) {
+      output(c, x, y, n) = conv(c, x, y, n);
+    } else {
+      output(x, y, c, n) = conv(c, x, y, n);
+    }
+
+    for (int d = 0; d < 4; d++) {
+      input.dim(d).set_min(0);
+      kernel.dim(d).set_min(0);
+      output.dim(d).set_min(0);
+    }
+    bias.dim(0).set_min(0);
+    if (kernel_size > 0) {
+      kernel.dim(2).set_extent(kernel_size);
+      kernel.dim(3).set_extent(kernel_size);
+    }
+  }
+
+  void schedule() {
+    if (auto_schedule) {
+      return;
+    }
+    const int vec = natural_vector_size<float>();
+    const int wide = vec * std::max(1, vectors_per_block.value());
+    const int block = std::max(1, block_size.value());
+    // NHWC: channels innermost; a (wide channels) x (block columns) accumulator tile, one input
+    // value broadcast against a vector of weights per FMA. NCHW: width innermost; a (wide columns)
+    // x (block channels) tile, one weight broadcast per FMA.
+    const bool nhwc = layout == Layout::NHWC;
+    const Var& vdim = nhwc ? c : x;
+    const Var& bdim = nhwc ? x : c;
+
+    // Partial tiles at the edges are guarded on the output; the tile itself always computes in full
+    // (the runtime pads the weights' filter dimension to whole tiles) so it can stay in registers.
+    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
+        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf);
+    // Sweep a row along the vectorized dimension with one block of weights hot (NCHW), or along x
+    // with one channel block's weights hot (NHWC). Rows of all images run in parallel.
+    if (nhwc) {
+      output.reorder(vi, bi, bo, vo, y, n);
+    } else {
+      output.reorder(vi, bi, vo, bo, y, n);
+    }
+    output.fuse(y, n, yn).parallel(yn).vectorize(vi, vec);
+
+    in_rows.compute_at(output, yn).vectorize(nhwc ? c : x, vec);
+    if (!nhwc) {
+      in_rows.reorder_storage(x, y, c, n);
+    }
+
+    conv.compute_at(output, nhwc ? bo : vo)
+        .bound_extent(vdim, wide)
+        .bound_extent(bdim, block)
+        .reorder_storage(vdim, bdim, y, n);
+    auto register_tile = [&](Stage s) {
+      s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
+    };
+    register_tile(conv);
+    Stage reduce = conv.update(0);
+    register_tile(reduce);
+    std::vector<VarOrRVar> order = {lanes, vblocks, bdim};
+    for (int i = 0; i < r.dimensions(); i++) {
+      order.push_back(r[i]);
+    }
+    order.push_back(y);
+    order.push_back(n);
+    reduce.reorder(order);
+
+    for (int id = 0; id < static_cast<int>(Activation::softmax); id++) {
+      register_tile(conv.update(1).specialize(activation == id));
+    }
+    conv.update(1).specialize_fail("activation id out of range");
+  }
+
+ private:
+  Var c{"c"}, x{"x"}, y{"y"}, n{"n"};
+  Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, yn{"yn"}, lanes{"lanes"}, vblocks{"vblocks"};
+  Func in_rows{"in_rows"}, conv{"conv"};
+  RDom r;
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(Conv2D, conv2d)

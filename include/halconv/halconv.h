@@ -1,0 +1,9 @@
+// halconv: Keras-exact Conv2D, generated at build time by Halide.
+#pragma once
+
+#include "halconv/activation.h"
+#include "halconv/config.h"
+#include "halconv/conv2d.h"
+#include "halconv/io.h"
+#include "halconv/plan.h"
+#include "halconv/variants.h"

@@ -1,0 +1,33 @@
+// The compiled variants and how one is chosen for a Problem.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "halconv/config.h"
+
+namespace halconv {
+
+struct VariantDescription {
+  std::string name;     // conv2d_<layout>_<kernel|generic>[_s<n|r>_d<n|r>]_<backend>
+  std::string backend;  // cpu
+  std::string targets;  // the ISA targets compiled into it, dispatched at run time
+};
+
+struct Selection {
+  std::string chosen;
+  bool forced = false;  // by HALCONV_VARIANT
+  // Each better variant that declined, with its reason.
+  std::vector<std::pair<std::string, std::string>> declined;
+};
+
+std::vector<VariantDescription> list_variants();
+
+// Picks the first variant, best first, that supports the problem. HALCONV_VARIANT=<name> forces one
+// and is an Error when that variant does not exist or cannot run the problem.
+Selection select_variant(const Problem& problem);
+
+// select_variant() as readable text: the chosen variant and why each better one declined.
+std::string explain(const Problem& problem);
+
+}  // namespace halconv
