@@ -41,6 +41,40 @@ void record_halide_error(void*, const char* message) {
   }
 }
 
+// HALCONV_ISA caps the ISA that Halide's multi-target dispatch may pick (avx512, avx2 or sse41),
+// so that tests can run every compiled object on one machine. Halide fixes its choice at the first
+// call, so the cap is installed before any variant runs.
+std::vector<halide_target_feature_t> denied_features;
+
+int capped_can_use_target_features(int count, const uint64_t* features) {
+  for (halide_target_feature_t f : denied_features) {
+    const int word = f / 64;
+    if (word < count && (features[word] >> (f % 64)) & 1) return 0;
+  }
+  return halide_default_can_use_target_features(count, features);
+}
+
+void install_isa_cap() {
+  const char* cap = std::getenv("HALCONV_ISA");
+  if (cap == nullptr || *cap == '\0' || std::string(cap) == "avx512") return;
+  const std::vector<halide_target_feature_t> avx512 = {
+      halide_target_feature_avx512, halide_target_feature_avx512_knl,
+      halide_target_feature_avx512_skylake, halide_target_feature_avx512_cannonlake,
+      halide_target_feature_avx512_sapphirerapids};
+  if (std::string(cap) == "avx2") {
+    denied_features = avx512;
+  } else if (std::string(cap) == "sse41") {
+    denied_features = avx512;
+    for (auto f : {halide_target_feature_avx, halide_target_feature_avx2, halide_target_feature_fma,
+                   halide_target_feature_f16c}) {
+      denied_features.push_back(f);
+    }
+  } else {
+    throw Error(std::string("HALCONV_ISA='") + cap + "' is not one of avx512, avx2, sse41");
+  }
+  halide_set_custom_can_use_target_features(&capped_can_use_target_features);
+}
+
 std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
 
 }  // namespace
@@ -84,6 +118,7 @@ int64_t Variant::filter_tile() const {
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> table = [] {
     halide_set_error_handler(&record_halide_error);
+    install_isa_cap();
     return make_table();
   }();
   return table;

@@ -105,34 +105,40 @@ std::vector<double> along_axis(Activation a, const std::vector<double>& z) {
 
 }  // namespace
 
+double reference_conv_point(const Problem& p, const std::vector<float>& input,
+                            const std::vector<float>& kernel, const std::vector<float>& bias,
+                            int64_t n, int64_t oy, int64_t ox, int64_t co) {
+  const bool last = p.data_format == DataFormat::channels_last;
+  const int64_t cin_g = p.in_c / p.groups, cout_g = p.filters / p.groups;
+  const int64_t g = co / cout_g;
+  double acc = p.use_bias ? bias[co] : 0.0;
+  for (int64_t ky = 0; ky < p.kernel_h; ky++) {
+    for (int64_t kx = 0; kx < p.kernel_w; kx++) {
+      const int64_t iy = oy * p.stride_h + ky * p.dilation_h - p.pad_top;
+      const int64_t ix = ox * p.stride_w + kx * p.dilation_w - p.pad_left;
+      if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;  // zero padding
+      for (int64_t ci = 0; ci < cin_g; ci++) {
+        const int64_t c = g * cin_g + ci;
+        const float x = last ? input[((n * p.in_h + iy) * p.in_w + ix) * p.in_c + c]
+                             : input[((n * p.in_c + c) * p.in_h + iy) * p.in_w + ix];
+        acc += double(x) * kernel[((ky * p.kernel_w + kx) * cin_g + ci) * p.filters + co];
+      }
+    }
+  }
+  return acc;
+}
+
 std::vector<double> reference_conv2d(const Problem& p, const std::vector<float>& input,
                                      const std::vector<float>& kernel,
                                      const std::vector<float>& bias) {
   const bool last = p.data_format == DataFormat::channels_last;
-  const int64_t cin_g = p.in_c / p.groups, cout_g = p.filters / p.groups;
-  auto in_at = [&](int64_t n, int64_t y, int64_t x, int64_t c) {
-    return last ? input[((n * p.in_h + y) * p.in_w + x) * p.in_c + c]
-                : input[((n * p.in_c + c) * p.in_h + y) * p.in_w + x];
-  };
-  // Convolution in NHWC order first.
   std::vector<double> conv(p.batch * p.out_h * p.out_w * p.filters);
   for (int64_t n = 0; n < p.batch; n++)
     for (int64_t oy = 0; oy < p.out_h; oy++)
       for (int64_t ox = 0; ox < p.out_w; ox++)
         for (int64_t co = 0; co < p.filters; co++) {
-          const int64_t g = co / cout_g;
-          double acc = p.use_bias ? bias[co] : 0.0;
-          for (int64_t ky = 0; ky < p.kernel_h; ky++)
-            for (int64_t kx = 0; kx < p.kernel_w; kx++) {
-              const int64_t iy = oy * p.stride_h + ky * p.dilation_h - p.pad_top;
-              const int64_t ix = ox * p.stride_w + kx * p.dilation_w - p.pad_left;
-              if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
-              for (int64_t ci = 0; ci < cin_g; ci++) {
-                acc += double(in_at(n, iy, ix, g * cin_g + ci)) *
-                       kernel[((ky * p.kernel_w + kx) * cin_g + ci) * p.filters + co];
-              }
-            }
-          conv[((n * p.out_h + oy) * p.out_w + ox) * p.filters + co] = acc;
+          conv[((n * p.out_h + oy) * p.out_w + ox) * p.filters + co] =
+              reference_conv_point(p, input, kernel, bias, n, oy, ox, co);
         }
   // Into the user's layout, with the activation; axis activations act on the last axis.
   const Shape conv_shape = p.conv_shape();

@@ -7,6 +7,11 @@
 
 namespace halconv::testing {
 
+// One output element of the convolution with bias, before the activation; (n, oy, ox, co).
+double reference_conv_point(const Problem& p, const std::vector<float>& input,
+                            const std::vector<float>& kernel, const std::vector<float>& bias,
+                            int64_t n, int64_t oy, int64_t ox, int64_t co);
+
 std::vector<double> reference_conv2d(const Problem& p, const std::vector<float>& input,
                                      const std::vector<float>& kernel,
                                      const std::vector<float>& bias);

@@ -108,9 +108,12 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    std::cerr << "halconv: usage error: " << e.what()
+              << "\nRun with --help for more information.\n";
+    return 2;
   }
 
   try {

@@ -1,0 +1,196 @@
+// Every error kind Keras checks (and a few it does not), each with the offending value named.
+#include <gtest/gtest.h>
+
+#include "halconv/halconv.h"
+
+namespace halconv {
+namespace {
+
+// Expects an Error whose message contains `needle`.
+template <typename F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+Conv2DConfig base() {
+  Conv2DConfig c;
+  c.filters = 8;
+  c.kernel_size = 3;
+  return c;
+}
+
+TEST(Errors, NonPositiveArguments) {
+  auto with = [](auto edit) {
+    Conv2DConfig c = base();
+    edit(c);
+    return c;
+  };
+  expect_error([&] { validate_config(with([](auto& c) { c.filters = 0; })); }, "filters");
+  expect_error([&] { validate_config(with([](auto& c) { c.groups = -1; })); }, "groups");
+  expect_error([&] { validate_config(with([](auto& c) { c.kernel_size = Pair(3, 0); })); },
+               "kernel_size[1] must be a positive integer, got 0");
+  expect_error([&] { validate_config(with([](auto& c) { c.strides = Pair(-2, 1); })); },
+               "strides[0] must be a positive integer, got -2");
+  expect_error([&] { validate_config(with([](auto& c) { c.dilation_rate = 0; })); },
+               "dilation_rate[0]");
+  expect_error([&] { validate_config(with([](auto& c) { c.strides = int64_t{1} << 40; })); },
+               "1099511627776");
+}
+
+TEST(Errors, Divisibility) {
+  Conv2DConfig c = base();
+  c.groups = 3;
+  expect_error([&] { validate_config(c); }, "filters (8) must be divisible by groups (3)");
+  c.groups = 4;
+  expect_error(
+      [&] {
+        make_problem(c, {1, 5, 5, 6});
+      },
+      "input channels (6) must be divisible by groups (4)");
+}
+
+TEST(Errors, UnknownNames) {
+  expect_error([] { Conv2D(8, 3, 1, "causal"); }, "unknown padding 'causal'");
+  expect_error([] { Conv2D(8, 3, 1, "valid", "channels_middle"); },
+               "unknown data_format 'channels_middle'");
+  Conv2DConfig c = base();
+  c.activation = "relu7";
+  expect_error([&] { validate_config(c); }, "unknown activation 'relu7'; valid names are: linear");
+  c.activation = "softmax";
+  c.kernel_initializer = Initializer("orthogonal_ish");
+  Conv2D layer(c);
+  expect_error([&] { layer.build({1, 5, 5, 2}); }, "unknown initializer 'orthogonal_ish'");
+}
+
+TEST(Errors, InputShapes) {
+  expect_error([] { make_problem(base(), {5, 5, 2}); }, "rank 4, got rank 3");
+  expect_error([] { make_problem(base(), {1, 0, 5, 2}); }, "non-positive dimension 0");
+  expect_error([] { make_problem(base(), {1, 2, 5, 2}); }, "non-positive output size (0, 3)");
+  Conv2DConfig glu = base();
+  glu.filters = 7;
+  glu.activation = "glu";
+  expect_error([&] { make_problem(glu, {1, 5, 5, 2}); }, "it is 7 (filters)");
+}
+
+TEST(Errors, OverflowingShapes) {
+  expect_error([] { make_problem(base(), {1 << 20, 1 << 20, 1 << 20, 1 << 20}); }, "too large");
+  Conv2DConfig c = base();
+  c.filters = 1 << 20;
+  c.padding = Padding::same;
+  expect_error([&] { make_problem(c, {64, 64, 64, 1}); }, "output shape");
+}
+
+TEST(Errors, WeightShapes) {
+  Conv2D layer(8, 3);
+  expect_error([&] { layer.set_weights({Tensor({3, 3, 2, 8})}); }, "expects 2 arrays");
+  expect_error(
+      [&] {
+        layer.set_weights({Tensor({3, 2, 2, 8}), Tensor({8})});
+      },
+      "kernel shape (3, 2, 2, 8) does not match");
+  expect_error(
+      [&] {
+        layer.set_weights({Tensor({3, 3, 2, 8}), Tensor({7})});
+      },
+      "bias shape (7,) does not match filters 8");
+  layer.set_weights({Tensor({3, 3, 2, 8}), Tensor({8})});
+  expect_error([&] { layer(Tensor({1, 5, 5, 3})); }, "has 3 channels; the layer was built for 2");
+}
+
+TEST(Errors, ConfigJson) {
+  expect_error([] { parse_config_json("{\"filters\": 8"); }, "not valid JSON");
+  expect_error([] { parse_config_json("[1, 2]"); }, "must be a JSON object");
+  expect_error([] { parse_config_json(R"({"kernel_size": 3})"); }, "lacks the key 'filters'");
+  expect_error([] { parse_config_json(R"({"filters": "8", "kernel_size": 3})"); },
+               "'filters' must be an integer, got \"8\"");
+  expect_error([] { parse_config_json(R"({"filters": 8.0, "kernel_size": 3})"); },
+               "'filters' must be an integer, got 8.0");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": [3, 3, 3]})"); },
+               "'kernel_size' must be an int or a list of 2 ints, got [3,3,3]");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "use_bias": 1})"); },
+               "'use_bias' must be true or false");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "strides": [1]})"); },
+               "'strides'");
+  expect_error([] { parse_config_json(R"({"class_name": "Dense", "config": {"filters": 8}})"); },
+               "class_name must be Conv2D, got 'Dense'");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "padding": 1})"); },
+               "'padding' must be a string");
+}
+
+TEST(Errors, NpyFiles) {
+  expect_error([] { parse_npy("not numpy at all", "x"); }, "bad magic");
+  const std::string magic = std::string("\x93NUMPY", 6);
+  expect_error([] { parse_npy(std::string("\x93NUMPY\x07\x00\x10\x00", 10), "x"); },
+               "unsupported .npy version 7");
+  auto v1 = [&](const std::string& header, const std::string& data) {
+    std::string h = header;
+    return magic + std::string("\x01\x00", 2) + char(h.size() & 0xff) + char(h.size() >> 8) + h +
+           data;
+  };
+  expect_error(
+      [&] {
+        parse_npy(
+            v1("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", std::string(4, '\0')),
+            "x");
+      },
+      "needs 8 data bytes, the file has 4");
+  expect_error(
+      [&] {
+        parse_npy(
+            v1("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')),
+            "x");
+      },
+      "unsupported dtype '<c8'");
+  expect_error(
+      [&] {
+        parse_npy(
+            v1("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')),
+            "x");
+      },
+      "unsupported dtype");
+  expect_error(
+      [&] { parse_npy(v1("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", ""), "x"); },
+      "negative dimension");
+  expect_error(
+      [&] {
+        parse_npy(
+            v1("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", ""),
+            "x");
+      },
+      "overflows");
+  expect_error([&] { parse_npy(v1("{'descr': '<f4', 'shape': (1,), }", ""), "x"); },
+               "lacks descr, fortran_order or shape");
+  expect_error([&] { parse_npy(magic + std::string("\x01\x00\xff\x00", 4) + "{'de", "x"); },
+               "truncated");
+}
+
+TEST(Npy, ConvertsDtypesOrderAndEndianness) {
+  const std::string magic = std::string("\x93NUMPY\x01\x00", 8);
+  auto file = [&](const std::string& header, const std::string& data) {
+    return magic + char(header.size()) + '\0' + header + data;
+  };
+  const double values[2] = {1.5, -2.25};
+  const Tensor f8 = parse_npy(file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+                                   std::string(reinterpret_cast<const char*>(values), 16)),
+                              "x");
+  EXPECT_EQ(f8.data, (std::vector<float>{1.5f, -2.25f}));
+  // float16 1.0 = 0x3c00, -2.0 = 0xc000, big-endian.
+  const Tensor f2 = parse_npy(file("{'descr': '>f2', 'fortran_order': False, 'shape': (2,), }",
+                                   std::string("\x3c\x00\xc0\x00", 4)),
+                              "x");
+  EXPECT_EQ(f2.data, (std::vector<float>{1.0f, -2.0f}));
+  const float grid[6] = {0, 3, 1, 4, 2, 5};  // a 2x3 array in Fortran order
+  const Tensor fortran =
+      parse_npy(file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+                     std::string(reinterpret_cast<const char*>(grid), 24)),
+                "x");
+  EXPECT_EQ(fortran.data, (std::vector<float>{0, 1, 2, 3, 4, 5}));
+}
+
+}  // namespace
+}  // namespace halconv

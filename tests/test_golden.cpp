@@ -1,0 +1,135 @@
+// Golden cases written by the real Keras 3 (scripts/make_golden.py), through the layer API with
+// the selected variant, the generic variant, and the halconv CLI.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "halconv/halconv.h"
+
+namespace halconv {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+double relative_error(const Tensor& out, const Tensor& expected) {
+  if (out.shape != expected.shape) return INFINITY;
+  double max_diff = 0, max_ref = 0;
+  for (size_t i = 0; i < out.data.size(); i++) {
+    const double diff = std::abs(double(out.data[i]) - double(expected.data[i]));
+    if (!(diff <= max_diff)) max_diff = diff;
+    max_ref = std::max(max_ref, std::abs(double(expected.data[i])));
+  }
+  return max_ref > 0 ? max_diff / max_ref : max_diff;
+}
+
+std::vector<fs::path> golden_cases() {
+  std::vector<fs::path> cases;
+  for (const auto& entry : fs::directory_iterator(HALCONV_GOLDEN_DIR)) {
+    if (entry.is_directory()) cases.push_back(entry.path());
+  }
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+Tensor run_layer(const fs::path& dir) {
+  Conv2D layer = Conv2D::from_config(read_text(dir / "config.json"));
+  std::vector<Tensor> weights = {read_npy(dir / "kernel.npy")};
+  if (fs::exists(dir / "bias.npy")) weights.push_back(read_npy(dir / "bias.npy"));
+  layer.set_weights(weights);
+  return layer(read_npy(dir / "input.npy"));
+}
+
+class Golden : public ::testing::TestWithParam<fs::path> {};
+
+TEST_P(Golden, LayerMatchesKeras) {
+  const Tensor expected = read_npy(GetParam() / "expected.npy");
+  EXPECT_LE(relative_error(run_layer(GetParam()), expected), 1e-4);
+}
+
+TEST_P(Golden, GenericVariantMatchesKeras) {
+  const bool nchw =
+      read_text(GetParam() / "config.json").find("channels_first") != std::string::npos;
+  setenv("HALCONV_VARIANT", nchw ? "conv2d_nchw_generic_cpu" : "conv2d_nhwc_generic_cpu", 1);
+  const Tensor out = run_layer(GetParam());
+  unsetenv("HALCONV_VARIANT");
+  EXPECT_LE(relative_error(out, read_npy(GetParam() / "expected.npy")), 1e-4);
+}
+
+TEST_P(Golden, CliMatchesKeras) {
+  const fs::path dir = GetParam();
+  const fs::path out =
+      fs::temp_directory_path() / ("halconv_golden_" + dir.filename().string() + ".npy");
+  std::string command = std::string(HALCONV_CLI) + " run --config " +
+                        (dir / "config.json").string() + " --input " +
+                        (dir / "input.npy").string() + " --kernel " +
+                        (dir / "kernel.npy").string() + " --output " + out.string();
+  if (fs::exists(dir / "bias.npy")) command += " --bias " + (dir / "bias.npy").string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  EXPECT_LE(relative_error(read_npy(out), read_npy(dir / "expected.npy")), 1e-4);
+  fs::remove(out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Keras3, Golden, ::testing::ValuesIn(golden_cases()),
+                         [](const auto& info) { return info.param.filename().string(); });
+
+// Invalid runs: exit status 1 (bad input) or 2 (usage), a message, and no output file.
+TEST(Cli, InvalidRunsFailCleanlyAndWriteNothing) {
+  const fs::path dir = fs::path(HALCONV_GOLDEN_DIR) / "k2_nhwc";
+  const fs::path tmp = fs::temp_directory_path() / "halconv_cli_invalid";
+  fs::create_directories(tmp);
+  const fs::path out = tmp / "out.npy";
+  std::ofstream(tmp / "bad_groups.json") << R"({"filters": 4, "kernel_size": 2, "groups": 3})";
+  std::ofstream(tmp / "bad_json.json") << R"({"filters": 4, "kernel_size": )";
+  std::ofstream(tmp / "k3.json") << R"({"filters": 4, "kernel_size": 3, "use_bias": false})";
+  std::ofstream(tmp / "not.npy") << "hello";
+  const std::string cli = HALCONV_CLI;
+  const std::string cfg = (dir / "config.json").string(), in = (dir / "input.npy").string(),
+                    k = (dir / "kernel.npy").string(), b = (dir / "bias.npy").string();
+  struct Case {
+    std::string args;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"run --config " + (tmp / "bad_groups.json").string() + " --input " + in + " --kernel " + k,
+       1},
+      {"run --config " + (tmp / "bad_json.json").string() + " --input " + in + " --kernel " + k, 1},
+      {"run --config " + (tmp / "k3.json").string() + " --input " + in + " --kernel " + k, 1},
+      {"run --config " + cfg + " --input " + (tmp / "not.npy").string() + " --kernel " + k +
+           " --bias " + b,
+       1},
+      {"run --config " + cfg + " --input " + in + " --kernel " + in + " --bias " + b, 1},
+      {"run --config " + cfg + " --input " + in + " --kernel " + k, 1},  // bias missing
+      {"run --config " + cfg + " --input " + in + " --kernel " + k + " --bias " + k, 1},
+      {"run --config " + cfg + " --input /no/such/file.npy --kernel " + k + " --bias " + b, 1},
+      {"run --config " + cfg + " --kernel " + k, 2},
+      {"frobnicate", 2},
+  };
+  for (const Case& c : cases) {
+    fs::remove(out);
+    const std::string command =
+        cli + " " + c.args + " --output " + out.string() + " 2>" + (tmp / "err.txt").string();
+    const int raw = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(raw)) << command;
+    EXPECT_EQ(WEXITSTATUS(raw), c.status) << command;
+    EXPECT_FALSE(fs::exists(out)) << command;
+    EXPECT_NE(read_text(tmp / "err.txt").find("rror"), std::string::npos) << command;
+  }
+  for (const auto& entry : fs::directory_iterator(tmp)) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+  fs::remove_all(tmp);
+}
+
+}  // namespace
+}  // namespace halconv

@@ -1,0 +1,210 @@
+// Every compiled variant, forced through HALCONV_VARIANT, against the float64 reference on random
+// data: tails around vector widths, spatial sizes 1..10, both layouts, odd and even sizes at
+// stride 2 under SAME, groups and depthwise, and every activation.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "halconv/halconv.h"
+#include "reference.h"
+#include "registry.h"
+
+namespace halconv {
+namespace {
+
+using testing::random_values;
+using testing::reference_conv2d;
+using testing::relative_error;
+
+constexpr double kTolerance = 1e-4;
+
+// Sets HALCONV_VARIANT for one scope.
+class ForcedVariant {
+ public:
+  explicit ForcedVariant(const std::string& name) { setenv("HALCONV_VARIANT", name.c_str(), 1); }
+  ~ForcedVariant() { unsetenv("HALCONV_VARIANT"); }
+};
+
+// Runs one case through the forced variant and the reference; returns the relative error.
+double run_case(const Conv2DConfig& config, const Shape& input_shape, unsigned seed) {
+  const Problem p = make_problem(config, input_shape);
+  const std::vector<float> input = random_values(Tensor(p.input_shape()).data.size(), seed);
+  const std::vector<float> kernel = random_values(Tensor(p.kernel_shape()).data.size(), seed + 1);
+  const std::vector<float> bias = random_values(static_cast<size_t>(p.filters), seed + 2);
+  const Plan plan(p, kernel.data(), bias.data());
+  std::vector<float> output(static_cast<size_t>(p.output_elements()), NAN);
+  std::vector<float> workspace(plan.workspace_floats());
+  plan.run(input.data(), output.data(), workspace.data());
+  return relative_error(output, reference_conv2d(p, input, kernel, bias));
+}
+
+// A random problem the variant supports, drawn from tail-hunting sizes.
+struct CaseGenerator {
+  const detail::Variant& v;
+  std::mt19937 rng;
+
+  template <typename T>
+  T pick(std::initializer_list<T> options) {
+    std::uniform_int_distribution<size_t> index(0, options.size() - 1);
+    return *(options.begin() + index(rng));
+  }
+
+  std::pair<Conv2DConfig, Shape> next() {
+    Conv2DConfig c;
+    c.data_format = v.layout;
+    c.padding = pick({Padding::valid, Padding::same});
+    const int64_t k = v.kernel ? v.kernel : pick<int64_t>({1, 2, 3, 5});
+    c.kernel_size = v.kernel ? Pair(k) : Pair(k, pick<int64_t>({1, 2, 3}));
+    c.strides = v.stride ? Pair(v.stride) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
+    c.dilation_rate =
+        v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
+    int64_t in_c = pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33});
+    int64_t filters = pick<int64_t>({1, 5, 8, 15, 16, 17, 31, 32, 33, 63, 65});
+    if (v.groups == detail::GroupsMode::depthwise) {
+      c.groups = in_c;
+      filters = in_c;
+    } else if (v.groups == detail::GroupsMode::grouped) {
+      switch (pick({0, 1, 2, 3})) {
+        case 1:  // depthwise with a channel multiplier
+          c.groups = in_c;
+          filters = in_c * pick<int64_t>({1, 2, 3});
+          break;
+        case 2:
+          in_c = 4 * pick<int64_t>({1, 2, 5});
+          c.groups = 2;
+          filters = 2 * pick<int64_t>({1, 3, 8, 17});
+          break;
+        case 3:
+          in_c = 8;
+          c.groups = 4;
+          filters = 4 * pick<int64_t>({1, 5});
+          break;
+        default:
+          break;
+      }
+    }
+    c.filters = filters;
+    const int64_t batch = pick<int64_t>({1, 2});
+    const int64_t h = std::uniform_int_distribution<int64_t>(1, 10)(rng);
+    const int64_t w = std::uniform_int_distribution<int64_t>(1, 10)(rng);
+    Shape shape = c.data_format == DataFormat::channels_last ? Shape{batch, h, w, in_c}
+                                                             : Shape{batch, in_c, h, w};
+    const bool fits =
+        resolve_axis(h, c.kernel_size.h, c.strides.h, c.dilation_rate.h, c.padding).out > 0 &&
+        resolve_axis(w, c.kernel_size.w, c.strides.w, c.dilation_rate.w, c.padding).out > 0;
+    if (!fits) c.padding = Padding::same;  // SAME always has an output
+    return {c, shape};
+  }
+};
+
+std::vector<std::string> variant_names() {
+  std::vector<std::string> names;
+  for (const auto& v : detail::variants()) names.push_back(v.name);
+  return names;
+}
+
+class EveryVariant : public ::testing::TestWithParam<std::string> {
+ protected:
+  const detail::Variant& variant() const { return detail::find_variant(GetParam()); }
+};
+
+TEST_P(EveryVariant, RandomTailCasesMatchReference) {
+  const ForcedVariant forced(GetParam());
+  CaseGenerator gen{variant(), std::mt19937(std::hash<std::string>()(GetParam()) & 0xffff)};
+  for (int i = 0; i < 60; i++) {
+    const auto [config, shape] = gen.next();
+    const Problem p = make_problem(config, shape);
+    ASSERT_EQ(variant().decline_reason(p), "") << p.to_string();
+    EXPECT_LE(run_case(config, shape, 100 + i), kTolerance) << p.to_string();
+  }
+}
+
+// SAME pads asymmetrically; odd and even sizes at stride 2 (or the variant's fixed stride) catch
+// it.
+TEST_P(EveryVariant, SameOddAndEvenSizes) {
+  const detail::Variant& v = variant();
+  const ForcedVariant forced(GetParam());
+  for (int64_t size : {5, 6, 7, 8, 9, 10}) {
+    Conv2DConfig c;
+    c.data_format = v.layout;
+    c.padding = Padding::same;
+    c.kernel_size = v.kernel ? v.kernel : 3;
+    c.strides = v.stride ? v.stride : 2;
+    c.dilation_rate = v.dilation ? v.dilation : 1;
+    c.filters = v.groups == detail::GroupsMode::depthwise ? 9 : 17;
+    c.groups = v.groups == detail::GroupsMode::depthwise ? 9 : 1;
+    const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, 9}
+                                                              : Shape{1, 9, size, size + 1};
+    EXPECT_LE(run_case(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
+  }
+}
+
+TEST_P(EveryVariant, EveryActivation) {
+  const detail::Variant& v = variant();
+  const ForcedVariant forced(GetParam());
+  std::vector<std::pair<std::string, bool>> activations;
+  for (const std::string& name : activation_names()) activations.emplace_back(name, false);
+  activations.emplace_back("hard_sigmoid", true);  // Keras 2's form
+  for (const auto& [name, keras2] : activations) {
+    Conv2DConfig c;
+    c.data_format = v.layout;
+    c.padding = Padding::same;
+    c.kernel_size = v.kernel ? v.kernel : 3;
+    c.strides = v.stride ? v.stride : 1;
+    c.dilation_rate = v.dilation ? v.dilation : 1;
+    c.filters = 18;  // even, so that glu can halve channels_last outputs
+    c.groups = v.groups == detail::GroupsMode::depthwise ? 18 : 1;
+    c.activation = name;
+    c.keras2_hard_sigmoid = keras2;
+    const Shape shape =
+        v.layout == DataFormat::channels_last ? Shape{2, 7, 8, 18} : Shape{2, 18, 7, 8};
+    EXPECT_LE(run_case(c, shape, 7), kTolerance) << name << (keras2 ? " (keras2)" : "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Compiled, EveryVariant, ::testing::ValuesIn(variant_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(Selection, GenericVariantsComeLastAndAcceptEverything) {
+  const auto& table = detail::variants();
+  ASSERT_GE(table.size(), 2u);
+  for (size_t i = table.size() - 2; i < table.size(); i++) {
+    EXPECT_NE(std::string(table[i].name).find("generic"), std::string::npos) << table[i].name;
+  }
+}
+
+TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
+  Conv2DConfig c;
+  c.filters = 64;
+  c.kernel_size = 3;
+  c.strides = 2;
+  c.padding = Padding::same;
+  const Problem p = make_problem(c, {1, 20, 20, 8});
+  const Selection s = select_variant(p);
+  EXPECT_EQ(s.chosen, "conv2d_nhwc_k3x3_s2_d1_cpu");
+  ASSERT_FALSE(s.declined.empty());
+  EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_NE(s.declined[0].second.find("kernel_size 3x3"), std::string::npos);
+  EXPECT_NE(explain(p).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
+}
+
+TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
+  Conv2DConfig c;
+  c.filters = 4;
+  c.kernel_size = 5;
+  const Problem p = make_problem(c, {1, 9, 9, 2});
+  {
+    const ForcedVariant forced("conv2d_nhwc_k3x3_s1_d1_cpu");
+    EXPECT_THROW(select_variant(p), Error);
+  }
+  {
+    const ForcedVariant forced("no_such_variant");
+    EXPECT_THROW(select_variant(p), Error);
+  }
+  const ForcedVariant forced("conv2d_nhwc_generic_cpu");
+  EXPECT_EQ(select_variant(p).chosen, "conv2d_nhwc_generic_cpu");
+}
+
+}  // namespace
+}  // namespace halconv
