@@ -160,7 +160,8 @@ class Conv2D : public Generator<Conv2D> {
       r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
       Expr in_channel = r.x;
       if (groups_mode == GroupsMode::Grouped) {
-        in_channel = (c / (filters / groups)) * cin_per_group + r.x;
+        // The schedule specializes groups == 1, where this folds to a broadcastable r.x.
+        in_channel = select(groups == 1, r.x, (c / (filters / groups)) * cin_per_group + r.x);
       }
       conv(c, x, y, n) +=
           kernel(c, r.x, r.y, r.z) *
@@ -242,6 +243,10 @@ class Conv2D : public Generator<Conv2D> {
     order.push_back(y);
     order.push_back(n);
     reduce.reorder(order);
+    if (groups_mode == GroupsMode::Grouped) {
+      // Same schedule (a specialization copies it), with the channel index folded for groups 1.
+      reduce.specialize(groups == 1);
+    }
 
     for (int id = 0; id < static_cast<int>(Activation::softmax); id++) {
       register_tile(conv.update(1).specialize(activation == id));
