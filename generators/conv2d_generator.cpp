@@ -5,6 +5,8 @@
 // Semantics follow Keras 3 Conv2D: the input is read with zero fill outside its bounds, padding
 // arrives as explicit top/left offsets (the runtime resolves TensorFlow's SAME rule), bias and the
 // element-wise activation are fused into the output stage.
+#include <functional>
+
 #include "Halide.h"
 #include "halconv/activation.h"
 
@@ -107,6 +109,9 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<int> vectors_per_block{"vectors_per_block", 2};
   // Accumulator block along the other dimension (x for NHWC, output channels for NCHW).
   GeneratorParam<int> block_size{"block_size", 6};
+  // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
+  GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
+  GeneratorParam<int> gpu_threads_b{"gpu_threads_b", 4};
 
   // NHWC: (c, x, y, n); NCHW: (x, y, c, n). Halide lists dimensions innermost first.
   Input<Buffer<float, 4>> input{"input"};
@@ -198,45 +203,28 @@ class Conv2D : public Generator<Conv2D> {
     if (auto_schedule) {
       return;
     }
-    const int vec = natural_vector_size<float>();
-    const int wide = vec * std::max(1, vectors_per_block.value());
     const int block = std::max(1, block_size.value());
-    // NHWC: channels innermost; a (wide channels) x (block columns) accumulator tile, one input
-    // value broadcast against a vector of weights per FMA. NCHW: width innermost; a (wide columns)
-    // x (block channels) tile, one weight broadcast per FMA.
+    // The vectorized (CPU) or thread-parallel (GPU) dimension is the innermost one in memory:
+    // channels for NHWC, width for NCHW. The other one is register-blocked.
     const bool nhwc = layout == Layout::NHWC;
     const Var& vdim = nhwc ? c : x;
     const Var& bdim = nhwc ? x : c;
-
-    // Partial tiles at the edges are guarded on the output; the tile itself always computes in full
-    // (the runtime pads the weights' filter dimension to whole tiles) so it can stay in registers.
-    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
-        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf);
-    // Sweep a row along the vectorized dimension with one block of weights hot (NCHW), or along x
-    // with one channel block's weights hot (NHWC). Rows of all images run in parallel.
-    if (nhwc) {
-      output.reorder(vi, bi, bo, vo, y, n);
+    std::function<void(Stage)> register_tile;
+    if (get_target().has_gpu_feature()) {
+      register_tile = schedule_gpu(vdim, bdim, block);
     } else {
-      output.reorder(vi, bi, vo, bo, y, n);
-    }
-    output.fuse(y, n, yn).parallel(yn).vectorize(vi, vec);
-
-    in_rows.compute_at(output, yn).vectorize(nhwc ? c : x, vec);
-    if (!nhwc) {
-      in_rows.reorder_storage(x, y, c, n);
+      register_tile = schedule_cpu(vdim, bdim, block);
     }
 
-    conv.compute_at(output, nhwc ? bo : vo)
-        .bound_extent(vdim, wide)
-        .bound_extent(bdim, block)
-        .reorder_storage(vdim, bdim, y, n);
-    auto register_tile = [&](Stage s) {
-      s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
-    };
+    // The tile's stages: bias, the reduction (accumulators innermost, reduction loops outside),
+    // then the activation, specialized per id.
     register_tile(conv);
     Stage reduce = conv.update(0);
     register_tile(reduce);
-    std::vector<VarOrRVar> order = {lanes, vblocks, bdim};
+    std::vector<VarOrRVar> order;
+    for (const Var& v : tile_vars) {
+      order.push_back(v);
+    }
     for (int i = 0; i < r.dimensions(); i++) {
       order.push_back(r[i]);
     }
@@ -247,7 +235,6 @@ class Conv2D : public Generator<Conv2D> {
       // Same schedule (a specialization copies it), with the channel index folded for groups 1.
       reduce.specialize(groups == 1);
     }
-
     for (int id = 0; id < static_cast<int>(Activation::softmax); id++) {
       register_tile(conv.update(1).specialize(activation == id));
     }
@@ -255,8 +242,69 @@ class Conv2D : public Generator<Conv2D> {
   }
 
  private:
+  // CPU: a (wide along vdim) x (block along bdim) accumulator tile in vector registers; NHWC
+  // broadcasts one input value against a vector of weights per FMA, NCHW one weight against a
+  // vector of inputs. Measured: see bench/RESULTS.md.
+  std::function<void(Stage)> schedule_cpu(const Var& vdim, const Var& bdim, int block) {
+    const bool nhwc = layout == Layout::NHWC;
+    const int vec = natural_vector_size<float>();
+    const int wide = vec * std::max(1, vectors_per_block.value());
+    // Partial tiles at the edges are guarded on the output; the tile itself always computes in
+    // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in registers.
+    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
+        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf);
+    // NHWC sweeps a row along x with one channel block's weights hot; NCHW sweeps along x with
+    // one block of channels' weights hot. Rows of all images run in parallel.
+    if (nhwc) {
+      output.reorder(vi, bi, bo, vo, y, n);
+    } else {
+      output.reorder(vi, bi, vo, bo, y, n);
+    }
+    output.fuse(y, n, yn).parallel(yn).vectorize(vi, vec);
+
+    // Stage the zero-filled input rows once per output row, so the inner loop has no bounds tests.
+    in_rows.compute_at(output, yn).vectorize(vdim, vec);
+    if (!nhwc) {
+      in_rows.reorder_storage(x, y, c, n);
+    }
+    conv.compute_at(output, nhwc ? bo : vo)
+        .bound_extent(vdim, wide)
+        .bound_extent(bdim, block)
+        .reorder_storage(vdim, bdim, y, n);
+    tile_vars = {lanes, vblocks, bdim};
+    return [vdim, bdim, vec, this](Stage s) {
+      s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
+    };
+  }
+
+  // GPU: threads along vdim (adjacent threads touch adjacent memory, so loads and stores
+  // coalesce), each thread accumulating `block` outputs along bdim in registers. Thread-block
+  // shape is tuning data (gpu_threads_v x gpu_threads_b).
+  std::function<void(Stage)> schedule_gpu(const Var& vdim, const Var& bdim, int block) {
+    const int threads_v = std::max(1, gpu_threads_v.value());
+    const int threads_b = std::max(1, gpu_threads_b.value());
+    output.split(vdim, vo, vi, threads_v, TailStrategy::GuardWithIf)
+        .split(bdim, bo, bt, block * threads_b, TailStrategy::GuardWithIf)
+        .split(bt, bt, bi, block, TailStrategy::GuardWithIf)
+        .reorder(bi, vi, bt, vo, bo, y, n)
+        .fuse(y, n, yn)
+        .gpu_blocks(vo, bo, yn)
+        .gpu_threads(vi, bt)
+        .unroll(bi);
+    conv.compute_at(output, vi)
+        .bound_extent(vdim, 1)
+        .bound_extent(bdim, block)
+        .bound_extent(y, 1)
+        .bound_extent(n, 1)
+        .store_in(MemoryType::Register);
+    tile_vars = {bdim};
+    return [bdim](Stage s) { s.unroll(bdim); };
+  }
+
   Var c{"c"}, x{"x"}, y{"y"}, n{"n"};
-  Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, yn{"yn"}, lanes{"lanes"}, vblocks{"vblocks"};
+  Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, lanes{"lanes"},
+      vblocks{"vblocks"};
+  std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
   Func in_rows{"in_rows"}, conv{"conv"};
   RDom r;
 };

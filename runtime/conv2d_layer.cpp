@@ -55,7 +55,14 @@ Shape Conv2D::compute_output_shape(const Shape& input_shape) const {
 }
 
 std::string Conv2D::explain(const Shape& input_shape) const {
-  return halconv::explain(make_problem(config_, input_shape));
+  return halconv::explain(make_problem(config_, input_shape), device_);
+}
+
+void Conv2D::set_device(Device device) {
+  resolve_device(device);  // an absent device is an error now, not at the first call
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  device_ = device;
+  plans_.clear();
 }
 
 void Conv2D::build(const Shape& input_shape) {
@@ -118,7 +125,8 @@ std::shared_ptr<const Plan> Conv2D::plan_for(const Shape& input_shape) {
                 " channels; the layer was built for " + std::to_string(built_in_channels_));
   }
   auto plan = std::make_shared<const Plan>(p, kernel_.data.data(),
-                                           config_.use_bias ? bias_.data.data() : nullptr);
+                                           config_.use_bias ? bias_.data.data() : nullptr,
+                                           device_);
   plans_.emplace(input_shape, plan);
   return plan;
 }

@@ -1,8 +1,12 @@
-// Plan: the variant chosen and the weights packed once; run() wraps caller memory, allocates
-// nothing.
+// Plan: the variant chosen and the weights packed once; run() wraps caller memory and, on the CPU,
+// allocates nothing.
 #include "halconv/plan.h"
 
+#include <HalideRuntimeCuda.h>
+#include <HalideRuntimeOpenCL.h>
+
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "halconv_axis_activation_cpu.h"
@@ -37,36 +41,83 @@ halide_buffer_t wrap(const float* data, halide_dimension_t* dims, int dimensions
   return b;
 }
 
+void mark_host_dirty(halide_buffer_t& b) { b.flags |= halide_buffer_flag_host_dirty; }
+
 }  // namespace
 
 struct Plan::Impl {
   Problem problem;
+  Device device = Device::cpu;
   const detail::Variant* variant = nullptr;
   std::string variant_name;
   int64_t packed_filters = 0;
   std::vector<float> packed_kernel;  // Keras layout with the filter axis padded to whole tiles
   std::vector<float> packed_bias;
+  halide_dimension_t kernel_dims[4];
+  halide_dimension_t bias_dims[1];
+  // On a GPU these keep their device copies between calls; the mutex serializes the calls that
+  // share them (and the first copy to the device).
+  mutable halide_buffer_t kernel_buf{};
+  mutable halide_buffer_t bias_buf{};
+  mutable std::mutex device_mutex;
+
+  ~Impl() {
+    if (device != Device::cpu) {
+      halide_device_free(nullptr, &kernel_buf);
+      halide_device_free(nullptr, &bias_buf);
+    }
+  }
+
+  void convolve(halide_buffer_t* in, halide_buffer_t* out, int32_t activation) const {
+    const Problem& p = problem;
+    detail::check_halide_status(
+        variant->function(in, &kernel_buf, &bias_buf, static_cast<int32_t>(p.stride_w),
+                          static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
+                          static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
+                          static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
+                          static_cast<int32_t>(p.filters), activation, out),
+        variant->name);
+  }
 };
 
-Plan::Plan(const Problem& problem, const float* kernel, const float* bias)
+Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Device device)
     : impl_(std::make_unique<Impl>()) {
   if (kernel == nullptr) throw Error("Plan: the kernel pointer is null");
   if (problem.use_bias && bias == nullptr) throw Error("Plan: use_bias is true but bias is null");
-  impl_->problem = problem;
-  impl_->variant = &detail::selected_variant(problem);
-  impl_->variant_name = impl_->variant->name;
+  Impl& im = *impl_;
+  im.problem = problem;
+  const Selection selection = select_variant(problem, device);
+  im.device = selection.device;
+  im.variant = &detail::find_variant(selection.chosen);
+  im.variant_name = im.variant->name;
 
-  const int64_t tile = impl_->variant->filter_tile();
+  const int64_t tile = im.variant->filter_tile();
   const int64_t filters = problem.filters;
   const int64_t padded = (filters + tile - 1) / tile * tile;
-  const int64_t rows = problem.kernel_h * problem.kernel_w * (problem.in_c / problem.groups);
-  impl_->packed_filters = padded;
-  impl_->packed_kernel.assign(rows * padded, 0.0f);
+  const int64_t cin_per_group = problem.in_c / problem.groups;
+  const int64_t rows = problem.kernel_h * problem.kernel_w * cin_per_group;
+  im.packed_filters = padded;
+  im.packed_kernel.assign(rows * padded, 0.0f);
   for (int64_t r = 0; r < rows; r++) {
-    std::memcpy(&impl_->packed_kernel[r * padded], kernel + r * filters, filters * sizeof(float));
+    std::memcpy(&im.packed_kernel[r * padded], kernel + r * filters, filters * sizeof(float));
   }
-  impl_->packed_bias.assign(padded, 0.0f);
-  if (problem.use_bias) std::memcpy(impl_->packed_bias.data(), bias, filters * sizeof(float));
+  im.packed_bias.assign(padded, 0.0f);
+  if (problem.use_bias) std::memcpy(im.packed_bias.data(), bias, filters * sizeof(float));
+
+  const auto extent = [](int64_t v) { return static_cast<int32_t>(v); };
+  im.kernel_dims[0] = {0, extent(padded), 1};
+  im.kernel_dims[1] = {0, extent(cin_per_group), extent(padded)};
+  im.kernel_dims[2] = {0, extent(problem.kernel_w), extent(padded * cin_per_group)};
+  im.kernel_dims[3] = {0, extent(problem.kernel_h),
+                       extent(padded * cin_per_group * problem.kernel_w)};
+  im.bias_dims[0] = {0, extent(padded), 1};
+  im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 4);
+  im.bias_buf = wrap(im.packed_bias.data(), im.bias_dims, 1);
+  if (im.device != Device::cpu) {
+    mark_host_dirty(im.kernel_buf);  // copied to the device on the first call, then kept there
+    mark_host_dirty(im.bias_buf);
+    halide_reuse_device_allocations(nullptr, true);
+  }
 }
 
 Plan::~Plan() = default;
@@ -83,49 +134,86 @@ size_t Plan::workspace_floats() const {
 
 const Problem& Plan::problem() const { return impl_->problem; }
 const std::string& Plan::variant() const { return impl_->variant_name; }
+Device Plan::device() const { return impl_->device; }
 
 void Plan::run(const float* input, float* output, float* workspace) const {
-  const Problem& p = impl_->problem;
+  const Impl& im = *impl_;
+  const Problem& p = im.problem;
   const bool axis_stage = is_axis_activation(p.activation);
   if (input == nullptr || output == nullptr) throw Error("Plan::run: a null input or output");
   if (axis_stage && workspace == nullptr) {
     throw Error("Plan::run: activation " + activation_name(p.activation) +
                 " needs a workspace of workspace_floats() floats");
   }
-
   Dims4 in_dims = dense_dims(p.input_shape());
   Dims4 conv_dims = dense_dims(p.conv_shape());
   Dims4 out_dims = dense_dims(p.output_shape());
-  halide_dimension_t kernel_dims[4] = {
-      {0, static_cast<int32_t>(impl_->packed_filters), 1},
-      {0, static_cast<int32_t>(p.in_c / p.groups), static_cast<int32_t>(impl_->packed_filters)},
-      {0, static_cast<int32_t>(p.kernel_w),
-       static_cast<int32_t>(impl_->packed_filters * (p.in_c / p.groups))},
-      {0, static_cast<int32_t>(p.kernel_h),
-       static_cast<int32_t>(impl_->packed_filters * (p.in_c / p.groups) * p.kernel_w)}};
-  halide_dimension_t bias_dims[1] = {{0, static_cast<int32_t>(impl_->packed_filters), 1}};
-
   halide_buffer_t in_buf = wrap(input, in_dims.dim, 4);
-  halide_buffer_t kernel_buf = wrap(impl_->packed_kernel.data(), kernel_dims, 4);
-  halide_buffer_t bias_buf = wrap(impl_->packed_bias.data(), bias_dims, 1);
-  float* conv_out = axis_stage ? workspace : output;
-  halide_buffer_t conv_buf = wrap(conv_out, conv_dims.dim, 4);
-
+  halide_buffer_t conv_buf = wrap(axis_stage ? workspace : output, conv_dims.dim, 4);
   const int32_t conv_activation =
       axis_stage ? static_cast<int32_t>(Activation::linear) : static_cast<int32_t>(p.activation);
-  detail::check_halide_status(
-      impl_->variant->function(&in_buf, &kernel_buf, &bias_buf, static_cast<int32_t>(p.stride_w),
-                               static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
-                               static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
-                               static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
-                               static_cast<int32_t>(p.filters), conv_activation, &conv_buf),
-      impl_->variant->name);
+
+  if (im.device == Device::cpu) {
+    im.convolve(&in_buf, &conv_buf, conv_activation);
+  } else {
+    // Wrapped host memory must be marked dirty or Halide never copies it to the device.
+    mark_host_dirty(in_buf);
+    std::lock_guard<std::mutex> lock(im.device_mutex);
+    struct ReleaseDevice {  // the wrappers die here; their device copies go back to Halide's cache
+      halide_buffer_t* a;
+      halide_buffer_t* b;
+      ~ReleaseDevice() {
+        halide_device_free(nullptr, a);
+        halide_device_free(nullptr, b);
+      }
+    } release{&in_buf, &conv_buf};
+    im.convolve(&in_buf, &conv_buf, conv_activation);
+    detail::check_halide_status(halide_copy_to_host(nullptr, &conv_buf), "copy to host");
+  }
   if (axis_stage) {
     halide_buffer_t out_buf = wrap(output, out_dims.dim, 4);
     detail::check_halide_status(
         halconv_axis_activation_cpu(&conv_buf, static_cast<int32_t>(p.activation), &out_buf),
         "axis activation");
   }
+}
+
+void Plan::run_device(uint64_t input, uint64_t output) const {
+  const Impl& im = *impl_;
+  const Problem& p = im.problem;
+  if (im.device == Device::cpu) throw Error("Plan::run_device: this plan runs on the CPU");
+  if (is_axis_activation(p.activation)) {
+    throw Error("Plan::run_device: activation " + activation_name(p.activation) +
+                " runs on the host; use run()");
+  }
+  Dims4 in_dims = dense_dims(p.input_shape());
+  Dims4 out_dims = dense_dims(p.output_shape());
+  halide_buffer_t in_buf = wrap(nullptr, in_dims.dim, 4);
+  halide_buffer_t out_buf = wrap(nullptr, out_dims.dim, 4);
+  const bool cuda = im.device == Device::cuda;
+  auto attach = [&](halide_buffer_t* b, uint64_t handle) {
+    detail::check_halide_status(cuda ? halide_cuda_wrap_device_ptr(nullptr, b, handle)
+                                     : halide_opencl_wrap_cl_mem(nullptr, b, handle),
+                                "wrapping a device buffer");
+  };
+  std::lock_guard<std::mutex> lock(im.device_mutex);
+  attach(&in_buf, input);
+  struct Detach {
+    bool cuda;
+    halide_buffer_t* a;
+    halide_buffer_t* b;
+    ~Detach() {
+      for (halide_buffer_t* buf : {a, b}) {
+        if (buf->device) {
+          cuda ? halide_cuda_detach_device_ptr(nullptr, buf)
+               : halide_opencl_detach_cl_mem(nullptr, buf);
+        }
+      }
+    }
+  } detach{cuda, &in_buf, &out_buf};
+  attach(&out_buf, output);
+  im.convolve(&in_buf, &out_buf, static_cast<int32_t>(p.activation));
+  detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync");
 }
 
 }  // namespace halconv

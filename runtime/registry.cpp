@@ -17,7 +17,9 @@ constexpr DataFormat NCHW = DataFormat::channels_first;
 constexpr GroupsMode DENSE = GroupsMode::dense;
 constexpr GroupsMode GROUPED = GroupsMode::grouped;
 constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
-constexpr const char* CPU = "cpu";
+constexpr Device CPU = Device::cpu;
+constexpr Device CUDA = Device::cuda;
+constexpr Device OPENCL = Device::opencl;
 }  // namespace columns
 
 std::vector<Variant> make_table() {
@@ -79,7 +81,10 @@ std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + s
 
 }  // namespace
 
-std::string Variant::decline_reason(const Problem& p) const {
+std::string Variant::decline_reason(const Problem& p, Device device) const {
+  if (device != backend) {
+    return "backend " + device_name(backend) + " (running on " + device_name(device) + ")";
+  }
   if (p.data_format != layout) {
     return std::string("data_format ") +
            (p.data_format == DataFormat::channels_last ? "channels_last" : "channels_first") +
@@ -112,6 +117,10 @@ std::string Variant::decline_reason(const Problem& p) const {
 
 int64_t Variant::filter_tile() const {
   constexpr int kWidestVector = 16;  // floats in an AVX-512 register
+  // A GPU thread block spans block_size * gpu_threads_b channels (NCHW); the build keeps that
+  // within this bound (CMakeLists.txt checks it).
+  constexpr int kGpuChannelSpan = 64;
+  if (backend != Device::cpu) return kGpuChannelSpan;
   return layout == DataFormat::channels_last ? kWidestVector * vectors_per_block : block_size;
 }
 
@@ -134,8 +143,8 @@ const Variant& find_variant(const std::string& name) {
               "'; compiled variants: " + known);
 }
 
-const Variant& selected_variant(const Problem& problem) {
-  return find_variant(select_variant(problem).chosen);
+const Variant& selected_variant(const Problem& problem, Device device) {
+  return find_variant(select_variant(problem, device).chosen);
 }
 
 void check_halide_status(int status, const char* what) {
@@ -151,17 +160,26 @@ namespace halconv {
 
 std::vector<VariantDescription> list_variants() {
   std::vector<VariantDescription> out;
-  for (const auto& v : detail::variants()) out.push_back({v.name, v.backend, v.targets});
+  for (const auto& v : detail::variants()) {
+    out.push_back({v.name, device_name(v.backend), v.targets});
+  }
+  // Runs on the host for every device, after the convolution's output is on the host.
   out.push_back({"halconv_axis_activation_cpu (softmax, log_softmax, sparsemax, glu stage)", "cpu",
                  detail::variants().front().targets});
   return out;
 }
 
-Selection select_variant(const Problem& problem) {
+Selection select_variant(const Problem& problem, Device requested) {
   Selection selection;
   if (const char* forced = std::getenv("HALCONV_VARIANT"); forced && *forced) {
     const detail::Variant& v = detail::find_variant(forced);
-    const std::string reason = v.decline_reason(problem);
+    if (requested != Device::automatic && requested != v.backend) {
+      throw Error(std::string("HALCONV_VARIANT=") + forced + " runs on " +
+                  device_name(v.backend) + ", but device " + device_name(requested) +
+                  " was requested");
+    }
+    selection.device = resolve_device(v.backend);
+    const std::string reason = v.decline_reason(problem, selection.device);
     if (!reason.empty()) {
       throw Error(std::string("HALCONV_VARIANT=") + forced + " cannot run " + problem.to_string() +
                   ": " + reason);
@@ -170,8 +188,10 @@ Selection select_variant(const Problem& problem) {
     selection.forced = true;
     return selection;
   }
+  selection.device = resolve_device(requested);
   for (const detail::Variant& v : detail::variants()) {
-    std::string reason = v.decline_reason(problem);
+    if (v.backend != selection.device) continue;  // other devices' variants are not candidates
+    std::string reason = v.decline_reason(problem, selection.device);
     if (reason.empty()) {
       selection.chosen = v.name;
       return selection;
@@ -182,9 +202,10 @@ Selection select_variant(const Problem& problem) {
   throw Error("no compiled variant supports " + problem.to_string());
 }
 
-std::string explain(const Problem& problem) {
-  const Selection s = select_variant(problem);
-  std::string text = "problem: " + problem.to_string() + "\nchosen: " + s.chosen +
+std::string explain(const Problem& problem, Device device) {
+  const Selection s = select_variant(problem, device);
+  std::string text = "problem: " + problem.to_string() + "\ndevice: " + device_name(s.device) +
+                     "\nchosen: " + s.chosen +
                      (s.forced ? " (forced by HALCONV_VARIANT)" : "") + "\n";
   for (const auto& [name, reason] : s.declined) {
     text += "declined: " + name + ": " + reason + "\n";

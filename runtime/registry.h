@@ -26,14 +26,14 @@ struct Variant {
   int stride;    // both axes, 0 = any
   int dilation;  // both axes, 0 = any
   GroupsMode groups;
-  const char* backend;
+  Device backend;
   int vectors_per_block;
   int block_size;
   const char* targets;
   ConvFunction function;
 
-  // Empty when the variant can run the problem, otherwise why not.
-  std::string decline_reason(const Problem& problem) const;
+  // Empty when the variant can run the problem on the device, otherwise why not.
+  std::string decline_reason(const Problem& problem, Device device) const;
   // The packed weights' filter count is padded to a multiple of this: one whole register tile at
   // the widest ISA, so tiles never read past the weights.
   int64_t filter_tile() const;
@@ -42,7 +42,7 @@ struct Variant {
 const std::vector<Variant>& variants();
 const Variant& find_variant(const std::string& name);
 // The variant select_variant() picks, as a table entry.
-const Variant& selected_variant(const Problem& problem);
+const Variant& selected_variant(const Problem& problem, Device device);
 
 // Calls generated code; throws Error with Halide's message when it reports a failure.
 void check_halide_status(int status, const char* what);

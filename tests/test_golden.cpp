@@ -42,8 +42,9 @@ std::vector<fs::path> golden_cases() {
   return cases;
 }
 
-Tensor run_layer(const fs::path& dir) {
+Tensor run_layer(const fs::path& dir, Device device = Device::cpu) {
   Conv2D layer = Conv2D::from_config(read_text(dir / "config.json"));
+  layer.set_device(device);
   std::vector<Tensor> weights = {read_npy(dir / "kernel.npy")};
   if (fs::exists(dir / "bias.npy")) weights.push_back(read_npy(dir / "bias.npy"));
   layer.set_weights(weights);
@@ -64,6 +65,27 @@ TEST_P(Golden, GenericVariantMatchesKeras) {
   const Tensor out = run_layer(GetParam());
   unsetenv("HALCONV_VARIANT");
   EXPECT_LE(relative_error(out, read_npy(GetParam() / "expected.npy")), 1e-4);
+}
+
+bool has_device(Device device) {
+  for (const DeviceInfo& d : list_devices()) {
+    if (d.device == device) return true;
+  }
+  return false;
+}
+
+TEST_P(Golden, OpenclMatchesKeras) {
+  if (!has_device(Device::opencl)) GTEST_SKIP() << "no OpenCL device";
+  EXPECT_LE(relative_error(run_layer(GetParam(), Device::opencl),
+                           read_npy(GetParam() / "expected.npy")),
+            1e-4);
+}
+
+TEST_P(Golden, CudaMatchesKeras) {
+  if (!has_device(Device::cuda)) GTEST_SKIP() << "no CUDA device";
+  EXPECT_LE(relative_error(run_layer(GetParam(), Device::cuda),
+                           read_npy(GetParam() / "expected.npy")),
+            1e-4);
 }
 
 TEST_P(Golden, CliMatchesKeras) {
@@ -113,6 +135,9 @@ TEST(Cli, InvalidRunsFailCleanlyAndWriteNothing) {
       {"run --config " + cfg + " --input " + in + " --kernel " + k + " --bias " + k, 1},
       {"run --config " + cfg + " --input /no/such/file.npy --kernel " + k + " --bias " + b, 1},
       {"run --config " + cfg + " --kernel " + k, 2},
+      {"run --config " + cfg + " --input " + in + " --kernel " + k + " --bias " + b +
+           " --device tpu",
+       1},
       {"frobnicate", 2},
   };
   for (const Case& c : cases) {
@@ -124,6 +149,16 @@ TEST(Cli, InvalidRunsFailCleanlyAndWriteNothing) {
     EXPECT_EQ(WEXITSTATUS(raw), c.status) << command;
     EXPECT_FALSE(fs::exists(out)) << command;
     EXPECT_NE(read_text(tmp / "err.txt").find("rror"), std::string::npos) << command;
+  }
+  if (!has_device(Device::cuda)) {
+    fs::remove(out);
+    const std::string command = cli + " run --config " + cfg + " --input " + in + " --kernel " +
+                                k + " --bias " + b + " --device cuda --output " + out.string() +
+                                " 2>" + (tmp / "err.txt").string();
+    const int raw = std::system(command.c_str());
+    EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 1) << command;
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_NE(read_text(tmp / "err.txt").find("device cuda is not available"), std::string::npos);
   }
   for (const auto& entry : fs::directory_iterator(tmp)) {
     EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();

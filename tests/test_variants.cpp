@@ -27,12 +27,13 @@ class ForcedVariant {
 };
 
 // Runs one case through the forced variant and the reference; returns the relative error.
-double run_case(const Conv2DConfig& config, const Shape& input_shape, unsigned seed) {
+double run_case(const Conv2DConfig& config, const Shape& input_shape, unsigned seed,
+                Device device) {
   const Problem p = make_problem(config, input_shape);
   const std::vector<float> input = random_values(Tensor(p.input_shape()).data.size(), seed);
   const std::vector<float> kernel = random_values(Tensor(p.kernel_shape()).data.size(), seed + 1);
   const std::vector<float> bias = random_values(static_cast<size_t>(p.filters), seed + 2);
-  const Plan plan(p, kernel.data(), bias.data());
+  const Plan plan(p, kernel.data(), bias.data(), device);
   std::vector<float> output(static_cast<size_t>(p.output_elements()), NAN);
   std::vector<float> workspace(plan.workspace_floats());
   plan.run(input.data(), output.data(), workspace.data());
@@ -104,9 +105,22 @@ std::vector<std::string> variant_names() {
   return names;
 }
 
+// CUDA variants run where a CUDA device is present and are skipped elsewhere; OpenCL ones run on
+// whatever OpenCL device there is (PoCL on the CPU in CI).
 class EveryVariant : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override {
+    const Device backend = variant().backend;
+    for (const DeviceInfo& d : list_devices()) {
+      if (d.device == backend) return;
+    }
+    if (backend == Device::cuda) GTEST_SKIP() << "no CUDA device";
+    FAIL() << "no " << device_name(backend) << " device for " << GetParam();
+  }
   const detail::Variant& variant() const { return detail::find_variant(GetParam()); }
+  double run(const Conv2DConfig& config, const Shape& shape, unsigned seed) const {
+    return run_case(config, shape, seed, variant().backend);
+  }
 };
 
 TEST_P(EveryVariant, RandomTailCasesMatchReference) {
@@ -115,8 +129,8 @@ TEST_P(EveryVariant, RandomTailCasesMatchReference) {
   for (int i = 0; i < 60; i++) {
     const auto [config, shape] = gen.next();
     const Problem p = make_problem(config, shape);
-    ASSERT_EQ(variant().decline_reason(p), "") << p.to_string();
-    EXPECT_LE(run_case(config, shape, 100 + i), kTolerance) << p.to_string();
+    ASSERT_EQ(variant().decline_reason(p, variant().backend), "") << p.to_string();
+    EXPECT_LE(run(config, shape, 100 + i), kTolerance) << p.to_string();
   }
 }
 
@@ -136,7 +150,7 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.groups = v.groups == detail::GroupsMode::depthwise ? 9 : 1;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, 9}
                                                               : Shape{1, 9, size, size + 1};
-    EXPECT_LE(run_case(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
+    EXPECT_LE(run(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
   }
 }
 
@@ -159,18 +173,22 @@ TEST_P(EveryVariant, EveryActivation) {
     c.keras2_hard_sigmoid = keras2;
     const Shape shape =
         v.layout == DataFormat::channels_last ? Shape{2, 7, 8, 18} : Shape{2, 18, 7, 8};
-    EXPECT_LE(run_case(c, shape, 7), kTolerance) << name << (keras2 ? " (keras2)" : "");
+    EXPECT_LE(run(c, shape, 7), kTolerance) << name << (keras2 ? " (keras2)" : "");
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Compiled, EveryVariant, ::testing::ValuesIn(variant_names()),
                          [](const auto& info) { return info.param; });
 
-TEST(Selection, GenericVariantsComeLastAndAcceptEverything) {
-  const auto& table = detail::variants();
-  ASSERT_GE(table.size(), 2u);
-  for (size_t i = table.size() - 2; i < table.size(); i++) {
-    EXPECT_NE(std::string(table[i].name).find("generic"), std::string::npos) << table[i].name;
+TEST(Selection, EachBackendEndsWithItsGenericVariants) {
+  for (Device backend : {Device::cpu, Device::cuda, Device::opencl}) {
+    std::vector<std::string> names;
+    for (const auto& v : detail::variants()) {
+      if (v.backend == backend) names.push_back(v.name);
+    }
+    ASSERT_GE(names.size(), 2u) << device_name(backend);
+    EXPECT_EQ(names[names.size() - 2], "conv2d_nhwc_generic_" + device_name(backend));
+    EXPECT_EQ(names[names.size() - 1], "conv2d_nchw_generic_" + device_name(backend));
   }
 }
 
@@ -181,12 +199,12 @@ TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
   c.strides = 2;
   c.padding = Padding::same;
   const Problem p = make_problem(c, {1, 20, 20, 8});
-  const Selection s = select_variant(p);
+  const Selection s = select_variant(p, Device::cpu);
   EXPECT_EQ(s.chosen, "conv2d_nhwc_k3x3_s2_d1_cpu");
   ASSERT_FALSE(s.declined.empty());
   EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_k1x1_sr_d1_cpu");
   EXPECT_NE(s.declined[0].second.find("kernel_size 3x3"), std::string::npos);
-  EXPECT_NE(explain(p).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
+  EXPECT_NE(explain(p, Device::cpu).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
@@ -204,6 +222,7 @@ TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
   }
   const ForcedVariant forced("conv2d_nhwc_generic_cpu");
   EXPECT_EQ(select_variant(p).chosen, "conv2d_nhwc_generic_cpu");
+  EXPECT_THROW(select_variant(p, Device::opencl), Error);
 }
 
 }  // namespace

@@ -44,11 +44,12 @@ halconv::Shape parse_shape(const std::string& text) {
 }
 
 struct RunArgs {
-  std::string config, input, kernel, bias, output;
+  std::string config, input, kernel, bias, output, device = "auto";
   bool keras2_hard_sigmoid = false;
 };
 
 void run(const RunArgs& args) {
+  const halconv::Device device = halconv::parse_device(args.device);
   const halconv::Conv2DConfig config = load_config(args.config, args.keras2_hard_sigmoid);
   const halconv::Tensor input = halconv::read_npy(args.input);
   const halconv::Tensor kernel = halconv::read_npy(args.kernel);
@@ -71,7 +72,7 @@ void run(const RunArgs& args) {
     throw halconv::Error("--bias was given but the config has use_bias false");
   }
   const halconv::Plan plan(problem, kernel.data.data(),
-                           config.use_bias ? bias.data.data() : nullptr);
+                           config.use_bias ? bias.data.data() : nullptr, device);
   halconv::Tensor output(problem.output_shape());
   std::vector<float> workspace(plan.workspace_floats());
   plan.run(input.data.data(), output.data.data(), workspace.empty() ? nullptr : workspace.data());
@@ -93,18 +94,23 @@ int main(int argc, char** argv) {
       ->required();
   run_cmd->add_option("--bias", run_args.bias, "bias .npy, (filters,); needed when use_bias");
   run_cmd->add_option("--output", run_args.output, "output .npy (float32)")->required();
+  run_cmd->add_option("--device", run_args.device, "auto (CUDA if present, else CPU), cpu, cuda, opencl")
+      ->capture_default_str();
   run_cmd->add_flag("--keras2-hard-sigmoid", run_args.keras2_hard_sigmoid,
                     "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1)");
 
-  std::string explain_config, explain_shape;
+  std::string explain_config, explain_shape, explain_device = "auto";
   bool explain_keras2 = false;
   CLI::App* explain_cmd =
       app.add_subcommand("explain", "Show which variant runs a problem and why others declined");
   explain_cmd->add_option("--config", explain_config, "Keras Conv2D get_config() JSON")->required();
   explain_cmd->add_option("--input-shape", explain_shape, "N,H,W,C or N,C,H,W")->required();
   explain_cmd->add_flag("--keras2-hard-sigmoid", explain_keras2, "Keras 2 hard_sigmoid");
+  explain_cmd->add_option("--device", explain_device, "auto, cpu, cuda, opencl")
+      ->capture_default_str();
 
   CLI::App* variants_cmd = app.add_subcommand("variants", "List the compiled variants");
+  CLI::App* devices_cmd = app.add_subcommand("devices", "List the devices found");
 
   try {
     app.parse(argc, argv);
@@ -122,10 +128,14 @@ int main(int argc, char** argv) {
     } else if (*explain_cmd) {
       const halconv::Problem problem = halconv::make_problem(
           load_config(explain_config, explain_keras2), parse_shape(explain_shape));
-      std::cout << halconv::explain(problem);
+      std::cout << halconv::explain(problem, halconv::parse_device(explain_device));
     } else if (*variants_cmd) {
       for (const auto& v : halconv::list_variants()) {
         std::cout << v.name << "  backend=" << v.backend << "  targets=" << v.targets << "\n";
+      }
+    } else if (*devices_cmd) {
+      for (const auto& d : halconv::list_devices()) {
+        std::cout << halconv::device_name(d.device) << "  " << d.name << "\n";
       }
     }
   } catch (const halconv::Error& e) {

@@ -47,6 +47,8 @@ class Conv2D {
   Tensor call(const Tensor& input) { return (*this)(input); }
   // Which compiled variant runs this input shape, and why better ones declined.
   std::string explain(const Shape& input_shape) const;
+  // Where calls run (default: CUDA when present, else the CPU). Weights stay on the device.
+  void set_device(Device device);
 
   // The JSON Keras 3 writes for Conv2D.get_config(), and its inverse (also accepts the
   // {"class_name": "Conv2D", "config": {...}} wrapper).
@@ -58,6 +60,7 @@ class Conv2D {
   std::shared_ptr<const Plan> plan_for(const Shape& input_shape);
 
   Conv2DConfig config_;
+  Device device_ = Device::automatic;
   bool built_ = false;
   int64_t built_in_channels_ = 0;
   Tensor kernel_, bias_;

@@ -4,6 +4,7 @@
 #include "halconv/activation.h"
 #include "halconv/config.h"
 #include "halconv/conv2d.h"
+#include "halconv/device.h"
 #include "halconv/io.h"
 #include "halconv/plan.h"
 #include "halconv/variants.h"

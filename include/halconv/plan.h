@@ -2,19 +2,23 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "halconv/config.h"
+#include "halconv/device.h"
 
 namespace halconv {
 
 class Plan {
  public:
-  // Selects the variant (HALCONV_VARIANT honoured) and packs the weights, given in Keras layout
-  // (kh, kw, in_channels / groups, filters). bias has `filters` values; it may be null when the
-  // problem has use_bias false.
-  Plan(const Problem& problem, const float* kernel, const float* bias);
+  // Selects the variant for the device (HALCONV_VARIANT honoured) and packs the weights, given in
+  // Keras layout (kh, kw, in_channels / groups, filters). bias has `filters` values; it may be
+  // null when the problem has use_bias false. On a GPU the packed weights stay resident on the
+  // device across calls.
+  Plan(const Problem& problem, const float* kernel, const float* bias,
+       Device device = Device::automatic);
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -23,12 +27,18 @@ class Plan {
   // log_softmax, sparsemax, glu), which run as a second stage over the convolution's output.
   size_t workspace_floats() const;
 
-  // input and output are dense C-order tensors in the problem's data_format. Thread-safe; never
-  // allocates. Throws Error when the generated code reports a failure.
+  // input and output are dense C-order host tensors in the problem's data_format. Thread-safe;
+  // on the CPU it never allocates. On a GPU it copies the input in and the result back (device
+  // allocations are reused by Halide's runtime). Throws Error when the generated code fails.
   void run(const float* input, float* output, float* workspace = nullptr) const;
+
+  // Zero-copy call on caller device memory: CUdeviceptr values for CUDA, cl_mem handles for
+  // OpenCL, on the device the plan runs on. Not for the axis activations, which run on the host.
+  void run_device(uint64_t input, uint64_t output) const;
 
   const Problem& problem() const;
   const std::string& variant() const;
+  Device device() const;
 
  private:
   struct Impl;

@@ -5,17 +5,19 @@
 #include <vector>
 
 #include "halconv/config.h"
+#include "halconv/device.h"
 
 namespace halconv {
 
 struct VariantDescription {
   std::string name;     // conv2d_<layout>_<kernel|generic>[_s<n|r>_d<n|r>]_<backend>
-  std::string backend;  // cpu
+  std::string backend;  // cpu, cuda or opencl
   std::string targets;  // the ISA targets compiled into it, dispatched at run time
 };
 
 struct Selection {
   std::string chosen;
+  Device device = Device::cpu;  // where it runs
   bool forced = false;  // by HALCONV_VARIANT
   // Each better variant that declined, with its reason.
   std::vector<std::pair<std::string, std::string>> declined;
@@ -23,11 +25,12 @@ struct Selection {
 
 std::vector<VariantDescription> list_variants();
 
-// Picks the first variant, best first, that supports the problem. HALCONV_VARIANT=<name> forces one
-// and is an Error when that variant does not exist or cannot run the problem.
-Selection select_variant(const Problem& problem);
+// Picks the first variant, best first, that supports the problem on the device. HALCONV_VARIANT=
+// <name> forces one (and its device) and is an Error when that variant does not exist, cannot run
+// the problem, or its device is absent.
+Selection select_variant(const Problem& problem, Device device = Device::automatic);
 
 // select_variant() as readable text: the chosen variant and why each better one declined.
-std::string explain(const Problem& problem);
+std::string explain(const Problem& problem, Device device = Device::automatic);
 
 }  // namespace halconv
