@@ -29,7 +29,19 @@ Expr softplus(const Expr& v) { return max(v, 0.0f) + log(1.0f + exp(-abs(v))); }
 Expr hard_sigmoid(const Expr& v) { return clamp(v / 6.0f + 0.5f, 0.0f, 1.0f); }
 
 // Keras 3's element-wise activations (keras/src/backend/numpy/nn.py is the reference reading).
+Expr activate_finite(Activation a, const Expr& x);
+
+// NaN in, NaN out, as NumPy and TensorFlow give it. Halide compiles float math with fast-math
+// flags and may fold max(NaN, 0) or exp(NaN) to numbers; is_nan is always evaluated strictly.
+// The shrink functions are the exception: Keras' np.where chains map NaN to 0.
 Expr activate(Activation a, const Expr& x) {
+  if (a == Activation::soft_shrink || a == Activation::hard_shrink) {
+    return activate_finite(a, x);
+  }
+  return select(is_nan(x), x, activate_finite(a, x));
+}
+
+Expr activate_finite(Activation a, const Expr& x) {
   switch (a) {
     case Activation::linear:
       return x;

@@ -1,0 +1,154 @@
+// Guard tests (every variant writes only inside its output and never into its inputs, and writes
+// every output element), NaN propagation, and concurrent calls on one layer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "halconv/halconv.h"
+#include "reference.h"
+#include "registry.h"
+
+namespace halconv {
+namespace {
+
+constexpr size_t kMargin = 64;  // floats of poison on each side of every buffer
+constexpr float kPoison = -12345.0f;
+
+// A buffer with poisoned margins around `count` payload floats.
+struct Guarded {
+  std::vector<float> storage;
+  size_t count;
+  Guarded(size_t n, const std::vector<float>& payload) : storage(n + 2 * kMargin, kPoison), count(n) {
+    if (!payload.empty()) std::memcpy(data(), payload.data(), n * sizeof(float));
+  }
+  float* data() { return storage.data() + kMargin; }
+  bool margins_intact() const {
+    for (size_t i = 0; i < kMargin; i++) {
+      if (storage[i] != kPoison || storage[kMargin + count + i] != kPoison) return false;
+    }
+    return true;
+  }
+};
+
+bool device_present(Device d) {
+  for (const DeviceInfo& info : list_devices()) {
+    if (info.device == d) return true;
+  }
+  return false;
+}
+
+class Guard : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
+  const detail::Variant& v = detail::find_variant(GetParam());
+  if (!device_present(v.backend)) GTEST_SKIP() << "no " << device_name(v.backend) << " device";
+  setenv("HALCONV_VARIANT", GetParam().c_str(), 1);
+  for (const int64_t size : {1, 5, 9}) {
+    for (const char* activation : {"relu", "softmax", "glu"}) {
+      Conv2DConfig c;
+      c.data_format = v.layout;
+      c.padding = Padding::same;
+      c.kernel_size = v.kernel ? v.kernel : 3;
+      c.strides = v.stride ? v.stride : 2;
+      c.dilation_rate = v.dilation ? v.dilation : 1;
+      const bool depthwise = v.groups == detail::GroupsMode::depthwise;
+      c.filters = 34;
+      c.groups = depthwise ? 34 : 1;
+      c.activation = activation;
+      const int64_t in_c = depthwise ? 34 : 5;
+      const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
+                                                                : Shape{2, in_c, size, size + 3};
+      const Problem p = make_problem(c, shape);
+      const auto input_values = testing::random_values(Tensor(shape).data.size(), 1);
+      const auto kernel_values = testing::random_values(Tensor(p.kernel_shape()).data.size(), 2);
+      const auto bias_values = testing::random_values(static_cast<size_t>(p.filters), 3);
+      Guarded input(input_values.size(), input_values), kernel(kernel_values.size(), kernel_values),
+          bias(bias_values.size(), bias_values);
+      Guarded output(static_cast<size_t>(p.output_elements()), {});
+      std::fill(output.data(), output.data() + output.count, NAN);
+      const Plan plan(p, kernel.data(), bias.data(), v.backend);
+      Guarded workspace(plan.workspace_floats(), {});
+      plan.run(input.data(), output.data(), workspace.count ? workspace.data() : nullptr);
+
+      const std::string what = p.to_string();
+      EXPECT_TRUE(output.margins_intact() && input.margins_intact() && kernel.margins_intact() &&
+                  bias.margins_intact() && workspace.margins_intact())
+          << what;
+      EXPECT_EQ(std::memcmp(input.data(), input_values.data(), input.count * sizeof(float)), 0)
+          << what;
+      EXPECT_EQ(std::memcmp(kernel.data(), kernel_values.data(), kernel.count * sizeof(float)), 0)
+          << what;
+      for (size_t i = 0; i < output.count; i++) {
+        ASSERT_FALSE(std::isnan(output.data()[i])) << what << " element " << i << " not written";
+      }
+    }
+  }
+  unsetenv("HALCONV_VARIANT");
+}
+
+std::vector<std::string> all_variant_names() {
+  std::vector<std::string> names;
+  for (const auto& v : detail::variants()) names.push_back(v.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Compiled, Guard, ::testing::ValuesIn(all_variant_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(NanAndInf, PropagateThroughTheConvolution) {
+  for (const char* activation :
+       {"linear", "relu", "relu6", "celu", "hard_tanh", "hard_sigmoid", "sigmoid", "tanh", "gelu"}) {
+    Conv2D layer(4, 3, 1, "same", "channels_last", 1, 1, activation);
+    layer.build({1, 6, 6, 3});
+    Tensor x({1, 6, 6, 3}, testing::random_values(108, 5));
+    x.data[(2 * 6 + 2) * 3 + 1] = NAN;  // feeds outputs (1..3, 1..3)
+    x.data[(5 * 6 + 5) * 3 + 0] = INFINITY;
+    const Tensor y = layer(x);
+    for (int64_t yy = 1; yy <= 3; yy++) {
+      for (int64_t xx = 1; xx <= 3; xx++) {
+        for (int64_t ch = 0; ch < 4; ch++) {
+          EXPECT_TRUE(std::isnan(y.data[(yy * 6 + xx) * 4 + ch])) << activation;
+        }
+      }
+    }
+    // Far from both, values stay finite.
+    EXPECT_TRUE(std::isfinite(y.data[0])) << activation;
+  }
+}
+
+TEST(Concurrency, EightThreadsOnOneLayerMatchSerialCalls) {
+  Conv2D layer(24, 3, 1, "same", "channels_last", 1, 1, "silu");
+  layer.build({1, 17, 15, 8});
+  std::vector<Tensor> inputs, serial;
+  for (unsigned i = 0; i < 8; i++) {
+    inputs.emplace_back(Shape{1, 17, 15, 8}, testing::random_values(17 * 15 * 8, 40 + i));
+    serial.push_back(layer(inputs.back()));
+  }
+  std::vector<Tensor> parallel(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 8; i++) {
+    threads.emplace_back([&, i] {
+      for (int repeat = 0; repeat < 20; repeat++) parallel[i] = layer(inputs[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < 8; i++) EXPECT_EQ(parallel[i].data, serial[i].data) << i;
+}
+
+TEST(Concurrency, FirstUseFromManyThreads) {
+  // Registry, device probe and plan creation all race here on purpose.
+  Conv2D layer(8, 1);
+  layer.set_weights({Tensor({1, 1, 4, 8}, testing::random_values(32, 9)),
+                     Tensor({8}, testing::random_values(8, 10))});
+  std::vector<std::thread> threads;
+  std::vector<Tensor> out(8);
+  const Tensor x({2, 5, 5, 4}, testing::random_values(200, 11));
+  for (size_t i = 0; i < 8; i++) threads.emplace_back([&, i] { out[i] = layer(x); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 1; i < 8; i++) EXPECT_EQ(out[i].data, out[0].data);
+}
+
+}  // namespace
+}  // namespace halconv
