@@ -112,9 +112,18 @@ json initializer_json(const Initializer& init) {
 }  // namespace
 
 Conv2DConfig parse_config_json(const std::string& text) {
+  // A Keras config nests a few levels; anything deeper is rejected while parsing, before it
+  // can cost memory or stack.
+  constexpr int kMaxDepth = 32;
+  const json::parser_callback_t limit_depth = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxDepth) {
+      throw Error("config JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    return true;
+  };
   json root;
   try {
-    root = json::parse(text);
+    root = json::parse(text, limit_depth);
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("config is not valid JSON: ") + e.what());
   }

@@ -105,6 +105,16 @@ TEST(Errors, WeightShapes) {
 TEST(Errors, ConfigJson) {
   expect_error([] { parse_config_json("{\"filters\": 8"); }, "not valid JSON");
   expect_error([] { parse_config_json("[1, 2]"); }, "must be a JSON object");
+  expect_error([] { parse_config_json(std::string(100000, '[') + std::string(100000, ']')); },
+               "nests deeper than 32");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "strides": 1000000000000})"); },
+               "strides[0] 1000000000000 exceeds");
+  expect_error([] { parse_config_json(R"({"filters": 1099511627776, "kernel_size": 3})"); },
+               "filters 1099511627776 exceeds");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "use_bias": "true"})"); },
+               "'use_bias' must be true or false");
+  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "activation": 5})"); },
+               "'activation' must be a string");
   expect_error([] { parse_config_json(R"({"kernel_size": 3})"); }, "lacks the key 'filters'");
   expect_error([] { parse_config_json(R"({"filters": "8", "kernel_size": 3})"); },
                "'filters' must be an integer, got \"8\"");
