@@ -125,8 +125,7 @@ std::shared_ptr<const Plan> Conv2D::plan_for(const Shape& input_shape) {
                 " channels; the layer was built for " + std::to_string(built_in_channels_));
   }
   auto plan = std::make_shared<const Plan>(p, kernel_.data.data(),
-                                           config_.use_bias ? bias_.data.data() : nullptr,
-                                           device_);
+                                           config_.use_bias ? bias_.data.data() : nullptr, device_);
   plans_.emplace(input_shape, plan);
   return plan;
 }

@@ -110,10 +110,14 @@ Device parse_device(const std::string& name) {
 
 std::string device_name(Device device) {
   switch (device) {
-    case Device::automatic: return "auto";
-    case Device::cpu: return "cpu";
-    case Device::cuda: return "cuda";
-    case Device::opencl: return "opencl";
+    case Device::automatic:
+      return "auto";
+    case Device::cpu:
+      return "cpu";
+    case Device::cuda:
+      return "cuda";
+    case Device::opencl:
+      return "opencl";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include <cstdlib>
+#include <deque>
 #include <mutex>
 
 #include "halconv_axis_activation_cpu.h"
@@ -14,6 +15,7 @@ namespace {
 namespace columns {
 constexpr DataFormat NHWC = DataFormat::channels_last;
 constexpr DataFormat NCHW = DataFormat::channels_first;
+using halconv::GroupsMode;
 constexpr GroupsMode DENSE = GroupsMode::dense;
 constexpr GroupsMode GROUPED = GroupsMode::grouped;
 constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
@@ -21,17 +23,6 @@ constexpr Device CPU = Device::cpu;
 constexpr Device CUDA = Device::cuda;
 constexpr Device OPENCL = Device::opencl;
 }  // namespace columns
-
-std::vector<Variant> make_table() {
-  using namespace columns;
-  return {
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, \
-                        targets)                                                           \
-  Variant{#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, &fn},
-#include "variants.inc"
-#undef HALCONV_VARIANT
-  };
-}
 
 // Halide reports failures through this handler; the message is kept per thread for the Error.
 thread_local std::string last_halide_error;
@@ -79,6 +70,42 @@ void install_isa_cap() {
 
 std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
 
+Variant make_variant(const VariantSpec& spec) {
+  Variant v;
+  static_cast<VariantSpec&>(v) = spec;
+  return v;
+}
+
+std::deque<Variant> builtin_table() {
+  using namespace columns;
+  std::deque<Variant> table;
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, \
+                        targets)                                                           \
+  table.push_back(make_variant(                                                            \
+      {#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, &fn}));
+#include "variants.inc"
+#undef HALCONV_VARIANT
+  return table;
+}
+
+// The table and its lock. A deque: registered variants go in front without moving the others,
+// so references handed out by find_variant() stay valid.
+struct Table {
+  std::mutex mutex;
+  std::deque<Variant> variants;
+};
+
+Table& table() {
+  static Table* t = [] {
+    halide_set_error_handler(&record_halide_error);
+    install_isa_cap();
+    auto* created = new Table;  // never destroyed: static initializers may register late
+    created->variants = builtin_table();
+    return created;
+  }();
+  return *t;
+}
+
 }  // namespace
 
 std::string Variant::decline_reason(const Problem& p, Device device) const {
@@ -124,21 +151,20 @@ int64_t Variant::filter_tile() const {
   return layout == DataFormat::channels_last ? kWidestVector * vectors_per_block : block_size;
 }
 
-const std::vector<Variant>& variants() {
-  static const std::vector<Variant> table = [] {
-    halide_set_error_handler(&record_halide_error);
-    install_isa_cap();
-    return make_table();
-  }();
-  return table;
+std::vector<Variant> variants() {
+  Table& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  return {t.variants.begin(), t.variants.end()};
 }
 
 const Variant& find_variant(const std::string& name) {
-  for (const Variant& v : variants()) {
+  Table& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  for (const Variant& v : t.variants) {
     if (name == v.name) return v;
   }
   std::string known;
-  for (const Variant& v : variants()) known += (known.empty() ? "" : ", ") + std::string(v.name);
+  for (const Variant& v : t.variants) known += (known.empty() ? "" : ", ") + std::string(v.name);
   throw Error("HALCONV_VARIANT names an unknown variant '" + name +
               "'; compiled variants: " + known);
 }
@@ -158,6 +184,22 @@ void check_halide_status(int status, const char* what) {
 
 namespace halconv {
 
+bool register_variant(const VariantSpec& spec) {
+  if (spec.name == nullptr || spec.function == nullptr || spec.targets == nullptr) {
+    throw Error("register_variant: the name, targets and function must be set");
+  }
+  detail::Table& t = detail::table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  for (const detail::Variant& v : t.variants) {
+    if (std::string(spec.name) == v.name) {
+      throw Error(std::string("register_variant: a variant named '") + spec.name +
+                  "' is already registered");
+    }
+  }
+  t.variants.push_front(detail::make_variant(spec));
+  return true;
+}
+
 std::vector<VariantDescription> list_variants() {
   std::vector<VariantDescription> out;
   for (const auto& v : detail::variants()) {
@@ -174,9 +216,8 @@ Selection select_variant(const Problem& problem, Device requested) {
   if (const char* forced = std::getenv("HALCONV_VARIANT"); forced && *forced) {
     const detail::Variant& v = detail::find_variant(forced);
     if (requested != Device::automatic && requested != v.backend) {
-      throw Error(std::string("HALCONV_VARIANT=") + forced + " runs on " +
-                  device_name(v.backend) + ", but device " + device_name(requested) +
-                  " was requested");
+      throw Error(std::string("HALCONV_VARIANT=") + forced + " runs on " + device_name(v.backend) +
+                  ", but device " + device_name(requested) + " was requested");
     }
     selection.device = resolve_device(v.backend);
     const std::string reason = v.decline_reason(problem, selection.device);
@@ -205,8 +246,8 @@ Selection select_variant(const Problem& problem, Device requested) {
 std::string explain(const Problem& problem, Device device) {
   const Selection s = select_variant(problem, device);
   std::string text = "problem: " + problem.to_string() + "\ndevice: " + device_name(s.device) +
-                     "\nchosen: " + s.chosen +
-                     (s.forced ? " (forced by HALCONV_VARIANT)" : "") + "\n";
+                     "\nchosen: " + s.chosen + (s.forced ? " (forced by HALCONV_VARIANT)" : "") +
+                     "\n";
   for (const auto& [name, reason] : s.declined) {
     text += "declined: " + name + ": " + reason + "\n";
   }

@@ -107,8 +107,9 @@ TEST(Errors, ConfigJson) {
   expect_error([] { parse_config_json("[1, 2]"); }, "must be a JSON object");
   expect_error([] { parse_config_json(std::string(100000, '[') + std::string(100000, ']')); },
                "nests deeper than 32");
-  expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "strides": 1000000000000})"); },
-               "strides[0] 1000000000000 exceeds");
+  expect_error(
+      [] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "strides": 1000000000000})"); },
+      "strides[0] 1000000000000 exceeds");
   expect_error([] { parse_config_json(R"({"filters": 1099511627776, "kernel_size": 3})"); },
                "filters 1099511627776 exceeds");
   expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "use_bias": "true"})"); },

@@ -76,16 +76,16 @@ bool has_device(Device device) {
 
 TEST_P(Golden, OpenclMatchesKeras) {
   if (!has_device(Device::opencl)) GTEST_SKIP() << "no OpenCL device";
-  EXPECT_LE(relative_error(run_layer(GetParam(), Device::opencl),
-                           read_npy(GetParam() / "expected.npy")),
-            1e-4);
+  EXPECT_LE(
+      relative_error(run_layer(GetParam(), Device::opencl), read_npy(GetParam() / "expected.npy")),
+      1e-4);
 }
 
 TEST_P(Golden, CudaMatchesKeras) {
   if (!has_device(Device::cuda)) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LE(relative_error(run_layer(GetParam(), Device::cuda),
-                           read_npy(GetParam() / "expected.npy")),
-            1e-4);
+  EXPECT_LE(
+      relative_error(run_layer(GetParam(), Device::cuda), read_npy(GetParam() / "expected.npy")),
+      1e-4);
 }
 
 TEST_P(Golden, CliMatchesKeras) {
@@ -152,9 +152,9 @@ TEST(Cli, InvalidRunsFailCleanlyAndWriteNothing) {
   }
   if (!has_device(Device::cuda)) {
     fs::remove(out);
-    const std::string command = cli + " run --config " + cfg + " --input " + in + " --kernel " +
-                                k + " --bias " + b + " --device cuda --output " + out.string() +
-                                " 2>" + (tmp / "err.txt").string();
+    const std::string command = cli + " run --config " + cfg + " --input " + in + " --kernel " + k +
+                                " --bias " + b + " --device cuda --output " + out.string() + " 2>" +
+                                (tmp / "err.txt").string();
     const int raw = std::system(command.c_str());
     EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 1) << command;
     EXPECT_FALSE(fs::exists(out));

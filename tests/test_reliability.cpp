@@ -20,7 +20,8 @@ constexpr float kPoison = -12345.0f;
 struct Guarded {
   std::vector<float> storage;
   size_t count;
-  Guarded(size_t n, const std::vector<float>& payload) : storage(n + 2 * kMargin, kPoison), count(n) {
+  Guarded(size_t n, const std::vector<float>& payload)
+      : storage(n + 2 * kMargin, kPoison), count(n) {
     if (!payload.empty()) std::memcpy(data(), payload.data(), n * sizeof(float));
   }
   float* data() { return storage.data() + kMargin; }
@@ -53,7 +54,7 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       c.kernel_size = v.kernel ? v.kernel : 3;
       c.strides = v.stride ? v.stride : 2;
       c.dilation_rate = v.dilation ? v.dilation : 1;
-      const bool depthwise = v.groups == detail::GroupsMode::depthwise;
+      const bool depthwise = v.groups == GroupsMode::depthwise;
       c.filters = 34;
       c.groups = depthwise ? 34 : 1;
       c.activation = activation;
@@ -98,8 +99,8 @@ INSTANTIATE_TEST_SUITE_P(Compiled, Guard, ::testing::ValuesIn(all_variant_names(
                          [](const auto& info) { return info.param; });
 
 TEST(NanAndInf, PropagateThroughTheConvolution) {
-  for (const char* activation :
-       {"linear", "relu", "relu6", "celu", "hard_tanh", "hard_sigmoid", "sigmoid", "tanh", "gelu"}) {
+  for (const char* activation : {"linear", "relu", "relu6", "celu", "hard_tanh", "hard_sigmoid",
+                                 "sigmoid", "tanh", "gelu"}) {
     Conv2D layer(4, 3, 1, "same", "channels_last", 1, 1, activation);
     layer.build({1, 6, 6, 3});
     Tensor x({1, 6, 6, 3}, testing::random_values(108, 5));

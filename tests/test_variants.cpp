@@ -62,10 +62,10 @@ struct CaseGenerator {
         v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
     int64_t in_c = pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33});
     int64_t filters = pick<int64_t>({1, 5, 8, 15, 16, 17, 31, 32, 33, 63, 65});
-    if (v.groups == detail::GroupsMode::depthwise) {
+    if (v.groups == GroupsMode::depthwise) {
       c.groups = in_c;
       filters = in_c;
-    } else if (v.groups == detail::GroupsMode::grouped) {
+    } else if (v.groups == GroupsMode::grouped) {
       switch (pick({0, 1, 2, 3})) {
         case 1:  // depthwise with a channel multiplier
           c.groups = in_c;
@@ -146,8 +146,8 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.kernel_size = v.kernel ? v.kernel : 3;
     c.strides = v.stride ? v.stride : 2;
     c.dilation_rate = v.dilation ? v.dilation : 1;
-    c.filters = v.groups == detail::GroupsMode::depthwise ? 9 : 17;
-    c.groups = v.groups == detail::GroupsMode::depthwise ? 9 : 1;
+    c.filters = v.groups == GroupsMode::depthwise ? 9 : 17;
+    c.groups = v.groups == GroupsMode::depthwise ? 9 : 1;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, 9}
                                                               : Shape{1, 9, size, size + 1};
     EXPECT_LE(run(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
@@ -168,7 +168,7 @@ TEST_P(EveryVariant, EveryActivation) {
     c.strides = v.stride ? v.stride : 1;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     c.filters = 18;  // even, so that glu can halve channels_last outputs
-    c.groups = v.groups == detail::GroupsMode::depthwise ? 18 : 1;
+    c.groups = v.groups == GroupsMode::depthwise ? 18 : 1;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
     const Shape shape =

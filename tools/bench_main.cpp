@@ -54,8 +54,7 @@ int main(int argc, char** argv) {
   int repeats = 20;
   app.add_option("--suite", suite_path, "shape suite file")->capture_default_str();
   app.add_option("--device", device_name, "cpu, cuda or opencl")->capture_default_str();
-  app.add_option("--data-format", layout, "channels_last or channels_first")
-      ->capture_default_str();
+  app.add_option("--data-format", layout, "channels_last or channels_first")->capture_default_str();
   app.add_option("--repeats", repeats, "timed runs per shape")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {

@@ -94,7 +94,9 @@ int main(int argc, char** argv) {
       ->required();
   run_cmd->add_option("--bias", run_args.bias, "bias .npy, (filters,); needed when use_bias");
   run_cmd->add_option("--output", run_args.output, "output .npy (float32)")->required();
-  run_cmd->add_option("--device", run_args.device, "auto (CUDA if present, else CPU), cpu, cuda, opencl")
+  run_cmd
+      ->add_option("--device", run_args.device,
+                   "auto (CUDA if present, else CPU), cpu, cuda, opencl")
       ->capture_default_str();
   run_cmd->add_flag("--keras2-hard-sigmoid", run_args.keras2_hard_sigmoid,
                     "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1)");

@@ -5,6 +5,7 @@
 #include "halconv/config.h"
 #include "halconv/conv2d.h"
 #include "halconv/device.h"
+#include "halconv/extension.h"
 #include "halconv/io.h"
 #include "halconv/plan.h"
 #include "halconv/variants.h"

@@ -18,7 +18,7 @@ struct VariantDescription {
 struct Selection {
   std::string chosen;
   Device device = Device::cpu;  // where it runs
-  bool forced = false;  // by HALCONV_VARIANT
+  bool forced = false;          // by HALCONV_VARIANT
   // Each better variant that declined, with its reason.
   std::vector<std::pair<std::string, std::string>> declined;
 };

@@ -1,5 +1,6 @@
 // libFuzzer target: the whole run path on small shapes. The input is a config JSON, then a NUL,
-// then bytes that fill the input, kernel and bias (so the data is fuzzed too, NaN and Inf included).
+// then bytes that fill the input, kernel and bias (so the data is fuzzed too, NaN and Inf
+// included).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -15,8 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t payload_size = static_cast<size_t>(data + size - payload);
   auto fill = [&](std::vector<float>& v, size_t offset) {
     for (size_t i = 0; i < v.size(); i++) {
-      v[i] = payload_size ? static_cast<float>(static_cast<int8_t>(payload[(offset + i) % payload_size])) / 16
-                          : 1.0f;
+      v[i] =
+          payload_size
+              ? static_cast<float>(static_cast<int8_t>(payload[(offset + i) % payload_size])) / 16
+              : 1.0f;
     }
   };
   try {
@@ -27,8 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int64_t channels = std::max<int64_t>(config.groups, 1) * 2;
     if (channels > 64) return 0;
     const bool last = config.data_format == halconv::DataFormat::channels_last;
-    const halconv::Shape shape = last ? halconv::Shape{1, 7, 6, channels}
-                                      : halconv::Shape{1, channels, 7, 6};
+    const halconv::Shape shape =
+        last ? halconv::Shape{1, 7, 6, channels} : halconv::Shape{1, channels, 7, 6};
     const halconv::Problem p = halconv::make_problem(config, shape);
     std::vector<float> input(static_cast<size_t>(halconv::Tensor(shape).size()));
     std::vector<float> kernel(static_cast<size_t>(halconv::Tensor(p.kernel_shape()).size()));

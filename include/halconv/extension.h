@@ -1,0 +1,42 @@
+// Registering variants generated outside halconv (see halconv_add_conv2d in the CMake package).
+#pragma once
+
+#include <cstdint>
+
+#include "halconv/config.h"
+#include "halconv/device.h"
+
+struct halide_buffer_t;
+
+namespace halconv {
+
+// The signature every Conv2D variant from halconv's generator has (its Inputs, in order).
+using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
+                                halide_buffer_t* bias, int32_t stride_x, int32_t stride_y,
+                                int32_t dilation_x, int32_t dilation_y, int32_t pad_top,
+                                int32_t pad_left, int32_t groups, int32_t filters,
+                                int32_t activation, halide_buffer_t* output);
+
+enum class GroupsMode { dense, grouped, depthwise };
+
+// What a variant was generated for; 0 for kernel, stride or dilation means a run-time value.
+struct VariantSpec {
+  const char* name;
+  DataFormat layout;
+  int kernel;
+  int stride;
+  int dilation;
+  GroupsMode groups;
+  Device backend;
+  int vectors_per_block;  // the generator's schedule parameters, which fix the weight padding
+  int block_size;
+  const char* targets;
+  GeneratedConv2D function;
+};
+
+// Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
+// Thread-safe; meant for static initializers (halconv_add_conv2d generates one). Registering a
+// name twice is an Error.
+bool register_variant(const VariantSpec& spec);
+
+}  // namespace halconv
