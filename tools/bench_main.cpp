@@ -1,32 +1,49 @@
-// halconv_bench: times halconv on a shape suite (bench/*.txt) on one device, through Plan::run on
-// reused host buffers, median and min of repeated runs after a warm-up.
+// halconv_bench (also `halconv bench`): times halconv on a shape suite (bench/*.txt) at 1 and 2
+// threads, side by side with oneDNN on the same problem in the same user layout, and reports
+// median/min ms, GFLOP/s, % of the machine's FMA peak (measured here) and oneDNN/halconv.
+//
+// Rigour: each measurement warms up, then repeats until both 15 runs and 0.3 s are done; the
+// median is the figure. oneDNN gets plain NHWC/NCHW tensors in and out: it picks its own layouts
+// (format "any") and the per-call reorders of input and output are inside its timing; the weights'
+// one-time reorder is not. It runs direct, Winograd and auto, and the fastest counts.
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <dnnl.hpp>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "halconv/halconv.h"
 #include "reference.h"
 
 namespace {
 
-struct Shape {
+using Clock = std::chrono::steady_clock;
+
+struct SuiteShape {
   std::string name;
   halconv::Conv2DConfig config;
   halconv::Shape input;
 };
 
-std::vector<Shape> read_suite(const std::string& path, const std::string& layout) {
+std::vector<SuiteShape> read_suite(const std::string& path, halconv::DataFormat format) {
   std::ifstream in(path);
   if (!in) throw halconv::Error("cannot open suite '" + path + "'");
-  std::vector<Shape> suite;
+  std::vector<SuiteShape> suite;
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
-    Shape s;
+    SuiteShape s;
     int64_t n, h, w, c, k, stride, dilation;
     std::string padding;
     if (!(fields >> s.name >> n >> h >> w >> c >> s.config.filters >> k >> stride >> dilation >>
@@ -37,31 +54,214 @@ std::vector<Shape> read_suite(const std::string& path, const std::string& layout
     s.config.strides = stride;
     s.config.dilation_rate = dilation;
     s.config.padding = halconv::parse_padding(padding);
-    s.config.data_format = halconv::parse_data_format(layout);
-    s.input = s.config.data_format == halconv::DataFormat::channels_last
-                  ? halconv::Shape{n, h, w, c}
-                  : halconv::Shape{n, c, h, w};
+    s.config.data_format = format;
+    s.input = format == halconv::DataFormat::channels_last ? halconv::Shape{n, h, w, c}
+                                                           : halconv::Shape{n, c, h, w};
     suite.push_back(s);
   }
   return suite;
 }
 
+struct Timing {
+  double median_ms, min_ms;
+};
+
+Timing time_calls(const std::function<void()>& call) {
+  call();  // warm-up: first-touch of pages, device copies, caches
+  std::vector<double> ms;
+  const auto start = Clock::now();
+  while (ms.size() < 15 || std::chrono::duration<double>(Clock::now() - start).count() < 0.3) {
+    const auto t0 = Clock::now();
+    call();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (ms.size() >= 2000) break;
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front()};
+}
+
+// The FMA peak: independent accumulator chains, as many as hide the FMA latency, per thread.
+__attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iterations) {
+  __m512 acc[12];
+  for (auto& a : acc) a = _mm512_set1_ps(1.0f);
+  const __m512 m = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; i++) {
+    for (auto& a : acc) a = _mm512_fmadd_ps(a, m, b);
+  }
+  float out[16];
+  _mm512_storeu_ps(out, acc[0]);
+  return out[0];
+}
+
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iterations) {
+  __m256 acc[12];
+  for (auto& a : acc) a = _mm256_set1_ps(1.0f);
+  const __m256 m = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; i++) {
+    for (auto& a : acc) a = _mm256_fmadd_ps(a, m, b);
+  }
+  float out[8];
+  _mm256_storeu_ps(out, acc[0]);
+  return out[0];
+}
+
+double measure_peak_gflops(int threads) {
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const int64_t iterations = 20'000'000;
+  const double flops_per_iteration = 12.0 * (avx512 ? 16 : 8) * 2;
+  double best = 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    std::vector<std::thread> pool;
+    std::vector<double> sink(threads);
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; t++) {
+      pool.emplace_back([&, t] {
+        sink[t] = avx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations);
+      });
+    }
+    for (auto& p : pool) p.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, threads * iterations * flops_per_iteration / seconds / 1e9);
+  }
+  return best;
+}
+
+// oneDNN on the same problem: plain user tensors in and out, its own layouts inside.
+class OneDnn {
+ public:
+  OneDnn(const halconv::Problem& p, const float* input, float* output) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    using dnnl::memory;
+    using tag = memory::format_tag;
+    const bool nhwc = p.data_format == halconv::DataFormat::channels_last;
+    const memory::dims src_dims = {p.batch, p.in_c, p.in_h, p.in_w};
+    const memory::dims dst_dims = {p.batch, p.filters, p.out_h, p.out_w};
+    const memory::dims weight_dims =
+        p.groups > 1 ? memory::dims{p.groups, p.filters / p.groups, p.in_c / p.groups, p.kernel_h, p.kernel_w}
+                     : memory::dims{p.filters, p.in_c, p.kernel_h, p.kernel_w};
+    const auto f32 = memory::data_type::f32;
+    user_src_ = memory({src_dims, f32, nhwc ? tag::nhwc : tag::nchw}, engine_, const_cast<float*>(input));
+    user_dst_ = memory({dst_dims, f32, nhwc ? tag::nhwc : tag::nchw}, engine_, output);
+    const memory::desc bias_md({p.filters}, f32, tag::x);
+    bias_ = memory(bias_md, engine_);
+    std::fill_n(static_cast<float*>(bias_.get_data_handle()), p.filters, 0.1f);
+    double best = INFINITY;
+    for (auto algorithm : {dnnl::algorithm::convolution_direct, dnnl::algorithm::convolution_winograd,
+                           dnnl::algorithm::convolution_auto}) {
+      try {
+        dnnl::convolution_forward::desc desc(
+            dnnl::prop_kind::forward_inference, algorithm, memory::desc(src_dims, f32, tag::any),
+            memory::desc(weight_dims, f32, tag::any), bias_md, memory::desc(dst_dims, f32, tag::any),
+            {p.stride_h, p.stride_w}, {p.dilation_h - 1, p.dilation_w - 1}, {p.pad_top, p.pad_left},
+            {p.pad_bottom, p.pad_right});
+        Candidate c;
+        c.pd = dnnl::convolution_forward::primitive_desc(desc, engine_);
+        c.name = algorithm == dnnl::algorithm::convolution_direct     ? "direct"
+                 : algorithm == dnnl::algorithm::convolution_winograd ? "winograd"
+                                                                      : "auto";
+        c.name += std::string(":") + c.pd.impl_info_str();
+        candidates_.push_back(std::move(c));
+      } catch (const dnnl::error&) {
+        // This algorithm has no implementation for the problem here.
+      }
+    }
+    (void)best;
+    if (candidates_.empty()) throw halconv::Error("oneDNN has no convolution for " + p.to_string());
+  }
+
+  // Times every candidate at the current thread count and returns the best.
+  std::pair<Timing, std::string> time_best() {
+    Timing best{INFINITY, INFINITY};
+    std::string name;
+    for (Candidate& c : candidates_) {
+      prepare(c);
+      const Timing t = time_calls([&] { run(c); });
+      if (t.median_ms < best.median_ms) {
+        best = t;
+        name = c.name;
+      }
+    }
+    return {best, name};
+  }
+
+ private:
+  struct Candidate {
+    dnnl::convolution_forward::primitive_desc pd;
+    std::string name;
+    bool prepared = false;
+    dnnl::convolution_forward conv;
+    dnnl::memory src, weights, dst;
+    bool reorder_src = false, reorder_dst = false;
+    dnnl::reorder to_src, from_dst;
+  };
+
+  void prepare(Candidate& c) {
+    if (c.prepared) return;
+    c.conv = dnnl::convolution_forward(c.pd);
+    // Weights already in the primitive's layout: their one-time reorder is excluded by design.
+    c.weights = dnnl::memory(c.pd.weights_desc(), engine_);
+    float* w = static_cast<float*>(c.weights.get_data_handle());
+    const auto values = halconv::testing::random_values(c.pd.weights_desc().get_size() / sizeof(float), 4);
+    std::copy(values.begin(), values.end(), w);
+    c.reorder_src = c.pd.src_desc() != user_src_.get_desc();
+    c.reorder_dst = c.pd.dst_desc() != user_dst_.get_desc();
+    c.src = c.reorder_src ? dnnl::memory(c.pd.src_desc(), engine_) : user_src_;
+    c.dst = c.reorder_dst ? dnnl::memory(c.pd.dst_desc(), engine_) : user_dst_;
+    if (c.reorder_src) c.to_src = dnnl::reorder(user_src_, c.src);
+    if (c.reorder_dst) c.from_dst = dnnl::reorder(c.dst, user_dst_);
+    c.prepared = true;
+  }
+
+  void run(Candidate& c) {
+    if (c.reorder_src) c.to_src.execute(stream_, user_src_, c.src);
+    c.conv.execute(stream_, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.weights},
+                             {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, c.dst}});
+    if (c.reorder_dst) c.from_dst.execute(stream_, c.dst, user_dst_);
+    stream_.wait();
+  }
+
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::memory user_src_, user_dst_, bias_;
+  std::vector<Candidate> candidates_;
+};
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"halconv_bench: time halconv on a shape suite"};
-  std::string suite_path = "bench/anchors.txt", device_name = "cpu", layout = "channels_last";
-  int repeats = 20;
+  CLI::App app{"halconv_bench: halconv vs oneDNN on a shape suite"};
+  std::string suite_path = "bench/anchors.txt", device_name = "cpu", format = "channels_last";
+  std::string json_path, only;
+  std::vector<int> thread_counts = {1, 2};
+  bool skip_onednn = false;
   app.add_option("--suite", suite_path, "shape suite file")->capture_default_str();
-  app.add_option("--device", device_name, "cpu, cuda or opencl")->capture_default_str();
-  app.add_option("--data-format", layout, "channels_last or channels_first")->capture_default_str();
-  app.add_option("--repeats", repeats, "timed runs per shape")->capture_default_str();
+  app.add_option("--device", device_name, "cpu, cuda or opencl (oneDNN only on cpu)")
+      ->capture_default_str();
+  app.add_option("--data-format", format, "channels_last or channels_first")->capture_default_str();
+  app.add_option("--threads", thread_counts, "thread counts")->delimiter(',')->capture_default_str();
+  app.add_option("--json", json_path, "write one record per shape and thread count");
+  app.add_option("--only", only, "run only shapes whose name contains this");
+  app.add_flag("--no-onednn", skip_onednn, "time halconv alone");
   CLI11_PARSE(app, argc, argv);
   try {
     const halconv::Device device = halconv::parse_device(device_name);
-    std::printf("%-20s %-32s %10s %10s %9s\n", "shape", "variant", "median_ms", "min_ms",
-                "GFLOP/s");
-    for (const Shape& s : read_suite(suite_path, layout)) {
+    const bool onednn = !skip_onednn && halconv::resolve_device(device) == halconv::Device::cpu;
+    std::map<int, double> peak;
+    for (int t : thread_counts) {
+      peak[t] = measure_peak_gflops(t);
+      std::printf("# measured fp32 FMA peak, %d thread(s): %.1f GFLOP/s\n", t, peak[t]);
+    }
+    std::printf("%-20s %2s %-30s %9s %9s %8s %6s %9s %6s  %s\n", "shape", "th", "variant",
+                "med_ms", "min_ms", "GFLOP/s", "%peak", "onednn_ms", "ratio", "onednn_impl");
+    nlohmann::ordered_json records = nlohmann::ordered_json::array();
+    std::vector<double> ratios;
+    for (const SuiteShape& s : read_suite(suite_path, halconv::parse_data_format(format))) {
+      if (!only.empty() && s.name.find(only) == std::string::npos) continue;
       const halconv::Problem p = halconv::make_problem(s.config, s.input);
       const auto input = halconv::testing::random_values(halconv::Tensor(s.input).data.size(), 1);
       const auto kernel =
@@ -69,23 +269,53 @@ int main(int argc, char** argv) {
       const auto bias = halconv::testing::random_values(static_cast<size_t>(p.filters), 3);
       const halconv::Plan plan(p, kernel.data(), bias.data(), device);
       std::vector<float> output(static_cast<size_t>(p.output_elements()));
-      plan.run(input.data(), output.data());  // warm-up: device copies, page faults
-      std::vector<double> ms;
-      for (int i = 0; i < repeats; i++) {
-        const auto t0 = std::chrono::steady_clock::now();
-        plan.run(input.data(), output.data());
-        ms.push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count());
-      }
-      std::sort(ms.begin(), ms.end());
+      std::vector<float> onednn_output(output.size());
+      std::unique_ptr<OneDnn> peer;
+      if (onednn) peer = std::make_unique<OneDnn>(p, input.data(), onednn_output.data());
       const double gflop = 2.0 * p.batch * p.out_h * p.out_w * p.filters * (p.in_c / p.groups) *
                            p.kernel_h * p.kernel_w / 1e9;
-      const double median = ms[ms.size() / 2];
-      std::printf("%-20s %-32s %10.3f %10.3f %9.1f\n", s.name.c_str(), plan.variant().c_str(),
-                  median, ms.front(), gflop / median * 1e3);
+      for (int threads : thread_counts) {
+        halconv::set_cpu_threads(threads);
+        omp_set_num_threads(threads);
+        const Timing ours = time_calls([&] { plan.run(input.data(), output.data()); });
+        Timing theirs{NAN, NAN};
+        std::string impl = "-";
+        if (peer) std::tie(theirs, impl) = peer->time_best();
+        const double gflops = gflop / ours.median_ms * 1e3;
+        const double ratio = theirs.median_ms / ours.median_ms;
+        if (std::isfinite(ratio) && threads == thread_counts.back()) ratios.push_back(ratio);
+        std::printf("%-20s %2d %-30s %9.3f %9.3f %8.1f %5.1f%% %9.3f %6.2f  %s\n", s.name.c_str(),
+                    threads, plan.variant().c_str(), ours.median_ms, ours.min_ms, gflops,
+                    100 * gflops / peak[threads], theirs.median_ms, ratio, impl.c_str());
+        std::fflush(stdout);
+        records.push_back({{"name", s.name},
+                           {"threads", threads},
+                           {"data_format", format},
+                           {"variant", plan.variant()},
+                           {"halconv_ms", ours.median_ms},
+                           {"halconv_min_ms", ours.min_ms},
+                           {"onednn_ms", peer ? nlohmann::ordered_json(theirs.median_ms) : nullptr},
+                           {"onednn_min_ms", peer ? nlohmann::ordered_json(theirs.min_ms) : nullptr},
+                           {"onednn_impl", impl},
+                           {"ratio", peer ? nlohmann::ordered_json(ratio) : nullptr},
+                           {"gflop", gflop},
+                           {"gflops", gflops},
+                           {"peak_gflops", peak[threads]},
+                           {"pct_peak", 100 * gflops / peak[threads]},
+                           {"peak_rss_mb", peak_rss_mb()}});
+      }
     }
-  } catch (const halconv::Error& e) {
+    if (!ratios.empty()) {
+      double log_sum = 0;
+      for (double r : ratios) log_sum += std::log(r);
+      std::printf("# geomean oneDNN/halconv at %d threads: %.3f over %zu shapes\n",
+                  thread_counts.back(), std::exp(log_sum / ratios.size()), ratios.size());
+    }
+    std::printf("# peak RSS: %.0f MB\n", peak_rss_mb());
+    if (!json_path.empty()) {
+      std::ofstream(json_path) << records.dump(2) << "\n";
+    }
+  } catch (const std::exception& e) {
     std::cerr << "halconv_bench: error: " << e.what() << "\n";
     return 1;
   }

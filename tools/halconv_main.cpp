@@ -1,6 +1,11 @@
 // The halconv command-line program: run a Keras Conv2D config on .npy files, explain the variant
 // choice, list the compiled variants. Exit codes: 0 ok, 1 bad input or run-time failure, 2 usage.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -113,7 +118,21 @@ int main(int argc, char** argv) {
 
   CLI::App* variants_cmd = app.add_subcommand("variants", "List the compiled variants");
   CLI::App* devices_cmd = app.add_subcommand("devices", "List the devices found");
+  app.add_subcommand("bench", "Benchmark against oneDNN (runs halconv_bench; --help there)")
+      ->prefix_command();
 
+  // `halconv bench ARGS` is halconv_bench ARGS, the program beside this one (it links oneDNN,
+  // which the CLI itself does not need).
+  if (argc >= 2 && std::string(argv[1]) == "bench") {
+    const std::string self = std::filesystem::canonical("/proc/self/exe").string();
+    const std::string bench = self.substr(0, self.rfind('/') + 1) + "halconv_bench";
+    std::vector<char*> args = {const_cast<char*>(bench.c_str())};
+    for (int i = 2; i < argc; i++) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    execv(bench.c_str(), args.data());
+    std::cerr << "halconv: error: cannot run " << bench << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
