@@ -121,6 +121,8 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<int> vectors_per_block{"vectors_per_block", 2};
   // Accumulator block along the other dimension (x for NHWC, output channels for NCHW).
   GeneratorParam<int> block_size{"block_size", 6};
+  // Output rows per parallel CPU task (each task is one block of output channels).
+  GeneratorParam<int> rows_per_task{"rows_per_task", 4};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
   GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
   GeneratorParam<int> gpu_threads_b{"gpu_threads_b", 4};
@@ -263,23 +265,26 @@ class Conv2D : public Generator<Conv2D> {
     const int wide = vec * std::max(1, vectors_per_block.value());
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in registers.
+    const int rows = std::max(1, rows_per_task.value());
     output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
-        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf);
-    // NHWC sweeps a row along x with one channel block's weights hot; NCHW sweeps along x with
-    // one block of channels' weights hot. Rows of all images run in parallel.
-    if (nhwc) {
-      output.reorder(vi, bi, bo, vo, y, n);
-    } else {
-      output.reorder(vi, bi, vo, bo, y, n);
-    }
-    output.fuse(y, n, yn).parallel(yn).vectorize(vi, vec);
+        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
+        .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
+    // A parallel task is one block of output channels over `rows` output rows of one image, so the
+    // block's weights stay in cache while it sweeps those rows tile by tile.
+    const Var& channel_blocks = nhwc ? vo : bo;
+    const Var& x_tiles = nhwc ? bo : vo;
+    output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n)
+        .fuse(channel_blocks, yo, block_rows)
+        .fuse(block_rows, n, task)
+        .parallel(task)
+        .vectorize(vi, vec);
 
-    // Stage the zero-filled input rows once per output row, so the inner loop has no bounds tests.
-    in_rows.compute_at(output, yn).vectorize(vdim, vec);
+    // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests.
+    in_rows.compute_at(output, task).vectorize(vdim, vec);
     if (!nhwc) {
       in_rows.reorder_storage(x, y, c, n);
     }
-    conv.compute_at(output, nhwc ? bo : vo)
+    conv.compute_at(output, x_tiles)
         .bound_extent(vdim, wide)
         .bound_extent(bdim, block)
         .reorder_storage(vdim, bdim, y, n);
@@ -314,8 +319,8 @@ class Conv2D : public Generator<Conv2D> {
   }
 
   Var c{"c"}, x{"x"}, y{"y"}, n{"n"};
-  Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, lanes{"lanes"},
-      vblocks{"vblocks"};
+  Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, yo{"yo"}, yi{"yi"},
+      block_rows{"block_rows"}, task{"task"}, lanes{"lanes"}, vblocks{"vblocks"};
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
   Func in_rows{"in_rows"}, conv{"conv"};
   RDom r;
