@@ -129,8 +129,10 @@ class Conv2D : public Generator<Conv2D> {
 
   // NHWC: (c, x, y, n); NCHW: (x, y, c, n). Halide lists dimensions innermost first.
   Input<Buffer<float, 4>> input{"input"};
-  // Keras layout (kh, kw, in_channels / groups, filters), i.e. (filters, cin_g, kw, kh) here.
-  Input<Buffer<float, 4>> kernel{"kernel"};
+  // The weights, packed by the runtime from Keras' (kh, kw, in_channels / groups, filters) into
+  // blocks of filter_pack() filters, each block contiguous: (filter % pack, cin_g, kw, kh,
+  // filter / pack) here. A block's weights then span few pages and stream well from cache.
+  Input<Buffer<float, 5>> kernel{"kernel"};
   Input<Buffer<float, 1>> bias{"bias"};  // (filters); zeros when use_bias is false
   Input<int32_t> stride_x{"stride_x"};
   Input<int32_t> stride_y{"stride_y"};
@@ -167,12 +169,16 @@ class Conv2D : public Generator<Conv2D> {
     const Expr dx = dilation > 0 ? Expr(dilation.value()) : dilation_x;
     const Expr dy = dilation > 0 ? Expr(dilation.value()) : dilation_y;
 
+    const int pack = filter_pack();
+    auto weight = [&](const Expr& f, const Expr& ci, const Expr& kx, const Expr& ky) {
+      return kernel(f % pack, ci, kx, ky, f / pack);
+    };
     conv(c, x, y, n) = bias(c);
     if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
       r = RDom(0, kw, 0, kh, "r");
-      conv(c, x, y, n) += kernel(c, 0, r.x, r.y) *
+      conv(c, x, y, n) += weight(c, 0, r.x, r.y) *
                           in_rows(c, x * sx + r.x * dx - pad_left, y * sy + r.y * dy - pad_top, n);
     } else {
       const Expr cin_per_group = kernel.dim(1).extent();
@@ -183,7 +189,7 @@ class Conv2D : public Generator<Conv2D> {
         in_channel = select(groups == 1, r.x, (c / (filters / groups)) * cin_per_group + r.x);
       }
       conv(c, x, y, n) +=
-          kernel(c, r.x, r.y, r.z) *
+          weight(c, r.x, r.y, r.z) *
           in_rows(in_channel, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
     }
     // All activations as one select ladder on the run-time id; the schedule specializes this stage
@@ -203,9 +209,12 @@ class Conv2D : public Generator<Conv2D> {
 
     for (int d = 0; d < 4; d++) {
       input.dim(d).set_min(0);
-      kernel.dim(d).set_min(0);
       output.dim(d).set_min(0);
     }
+    for (int d = 0; d < 5; d++) {
+      kernel.dim(d).set_min(0);
+    }
+    kernel.dim(0).set_extent(pack);
     bias.dim(0).set_min(0);
     if (kernel_size > 0) {
       kernel.dim(2).set_extent(kernel_size);
@@ -256,13 +265,31 @@ class Conv2D : public Generator<Conv2D> {
   }
 
  private:
+  // Filters per packed weight block; the runtime's Variant::filter_tile() is the same rule. NHWC
+  // CPU: the register tile's channels at the widest ISA (16 floats per vector), NCHW CPU: the
+  // channel block; GPU: 64, which bounds a thread block's channel span.
+  int filter_pack() const {
+    if (get_target().has_gpu_feature()) return 64;
+    return layout == Layout::NHWC ? 16 * std::max(1, vectors_per_block.value())
+                                  : std::max(1, block_size.value());
+  }
+
   // CPU: a (wide along vdim) x (block along bdim) accumulator tile in vector registers; NHWC
   // broadcasts one input value against a vector of weights per FMA, NCHW one weight against a
   // vector of inputs. Measured: see bench/RESULTS.md.
   std::function<void(Stage)> schedule_cpu(const Var& vdim, const Var& bdim, int block) {
     const bool nhwc = layout == Layout::NHWC;
     const int vec = natural_vector_size<float>();
-    const int wide = vec * std::max(1, vectors_per_block.value());
+    int wide = vec * std::max(1, vectors_per_block.value());
+    if (nhwc) {
+      // The tile spans one packed weight block on every ISA. Narrower ISAs need more vectors for
+      // it, so they take fewer columns: accumulators + one weight vector per tile vector + one
+      // broadcast must fit the register file (32 vector registers with AVX-512, else 16).
+      wide = filter_pack();
+      const int registers = vec == 16 ? 32 : 16;
+      const int vectors = wide / vec;
+      block = std::max(1, std::min(block, (registers - vectors - 1) / vectors));
+    }
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in registers.
     const int rows = std::max(1, rows_per_task.value());

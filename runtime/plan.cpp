@@ -5,6 +5,7 @@
 #include <HalideRuntimeCuda.h>
 #include <HalideRuntimeOpenCL.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -55,10 +56,9 @@ struct Plan::Impl {
   Device device = Device::cpu;
   const detail::Variant* variant = nullptr;
   std::string variant_name;
-  int64_t packed_filters = 0;
   std::vector<float> packed_kernel;  // Keras layout with the filter axis padded to whole tiles
   std::vector<float> packed_bias;
-  halide_dimension_t kernel_dims[4];
+  halide_dimension_t kernel_dims[5];
   halide_dimension_t bias_dims[1];
   // On a GPU these keep their device copies between calls; the mutex serializes the calls that
   // share them (and the first copy to the device).
@@ -96,27 +96,32 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.variant = &detail::find_variant(selection.chosen);
   im.variant_name = im.variant->name;
 
-  const int64_t tile = im.variant->filter_tile();
+  // Pack the weights block-major: blocks of `pack` filters, each contiguous as
+  // (ky, kx, ci, filter % pack), zero past the last filter. See the generator's filter_pack().
+  const int64_t pack = im.variant->filter_tile();
   const int64_t filters = problem.filters;
-  const int64_t padded = (filters + tile - 1) / tile * tile;
+  const int64_t blocks = (filters + pack - 1) / pack;
   const int64_t cin_per_group = problem.in_c / problem.groups;
   const int64_t rows = problem.kernel_h * problem.kernel_w * cin_per_group;
-  im.packed_filters = padded;
-  im.packed_kernel.assign(rows * padded, 0.0f);
-  for (int64_t r = 0; r < rows; r++) {
-    std::memcpy(&im.packed_kernel[r * padded], kernel + r * filters, filters * sizeof(float));
+  im.packed_kernel.assign(rows * blocks * pack, 0.0f);
+  for (int64_t b = 0; b < blocks; b++) {
+    const int64_t count = std::min(pack, filters - b * pack);
+    for (int64_t r = 0; r < rows; r++) {
+      std::memcpy(&im.packed_kernel[(b * rows + r) * pack], kernel + r * filters + b * pack,
+                  count * sizeof(float));
+    }
   }
-  im.packed_bias.assign(padded, 0.0f);
+  im.packed_bias.assign(blocks * pack, 0.0f);
   if (problem.use_bias) std::memcpy(im.packed_bias.data(), bias, filters * sizeof(float));
 
   const auto extent = [](int64_t v) { return static_cast<int32_t>(v); };
-  im.kernel_dims[0] = {0, extent(padded), 1};
-  im.kernel_dims[1] = {0, extent(cin_per_group), extent(padded)};
-  im.kernel_dims[2] = {0, extent(problem.kernel_w), extent(padded * cin_per_group)};
-  im.kernel_dims[3] = {0, extent(problem.kernel_h),
-                       extent(padded * cin_per_group * problem.kernel_w)};
-  im.bias_dims[0] = {0, extent(padded), 1};
-  im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 4);
+  im.kernel_dims[0] = {0, extent(pack), 1};
+  im.kernel_dims[1] = {0, extent(cin_per_group), extent(pack)};
+  im.kernel_dims[2] = {0, extent(problem.kernel_w), extent(pack * cin_per_group)};
+  im.kernel_dims[3] = {0, extent(problem.kernel_h), extent(pack * cin_per_group * problem.kernel_w)};
+  im.kernel_dims[4] = {0, extent(blocks), extent(pack * rows)};
+  im.bias_dims[0] = {0, extent(blocks * pack), 1};
+  im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 5);
   im.bias_buf = wrap(im.packed_bias.data(), im.bias_dims, 1);
   if (im.device != Device::cpu) {
     mark_host_dirty(im.kernel_buf);  // copied to the device on the first call, then kept there
