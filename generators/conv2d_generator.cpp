@@ -121,6 +121,9 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<int> vectors_per_block{"vectors_per_block", 2};
   // Accumulator block along the other dimension (x for NHWC, output channels for NCHW).
   GeneratorParam<int> block_size{"block_size", 6};
+  // Which activations the output stage handles: all of them (the shipped variants), or only
+  // linear, which the tuner uses to compile candidates quickly (the schedule is the same).
+  GeneratorParam<bool> linear_only{"linear_only", false};
   // Output rows per parallel CPU task (each task is one block of output channels).
   GeneratorParam<int> rows_per_task{"rows_per_task", 4};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
@@ -195,7 +198,7 @@ class Conv2D : public Generator<Conv2D> {
     // All activations as one select ladder on the run-time id; the schedule specializes this stage
     // per id, and Halide folds the ladder to the one branch inside each specialization.
     Expr activated = conv(c, x, y, n);
-    for (int id = static_cast<int>(Activation::softmax) - 1; id > 0; id--) {
+    for (int id = activation_count() - 1; id > 0; id--) {
       activated = select(activation == id, activate(static_cast<Activation>(id), conv(c, x, y, n)),
                          activated);
     }
@@ -258,13 +261,15 @@ class Conv2D : public Generator<Conv2D> {
       // Same schedule (a specialization copies it), with the channel index folded for groups 1.
       reduce.specialize(groups == 1);
     }
-    for (int id = 0; id < static_cast<int>(Activation::softmax); id++) {
+    for (int id = 0; id < activation_count(); id++) {
       register_tile(conv.update(1).specialize(activation == id));
     }
     conv.update(1).specialize_fail("activation id out of range");
   }
 
  private:
+  int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }
+
   // Filters per packed weight block; the runtime's Variant::filter_tile() is the same rule. NHWC
   // CPU: the register tile's channels at the widest ISA (16 floats per vector), NCHW CPU: the
   // channel block; GPU: 64, which bounds a thread block's channel span.

@@ -46,11 +46,6 @@ void mark_host_dirty(halide_buffer_t& b) { b.flags |= halide_buffer_flag_host_di
 
 }  // namespace
 
-void set_cpu_threads(int threads) {
-  if (threads < 0) throw Error("set_cpu_threads: threads must be >= 0, got " + std::to_string(threads));
-  halide_set_num_threads(threads);
-}
-
 struct Plan::Impl {
   Problem problem;
   Device device = Device::cpu;

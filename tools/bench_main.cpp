@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <dnnl.hpp>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -248,6 +249,36 @@ int main(int argc, char** argv) {
   app.add_option("--only", only, "run only shapes whose name contains this");
   app.add_flag("--no-onednn", skip_onednn, "time halconv alone");
   CLI11_PARSE(app, argc, argv);
+  // Halide sizes its thread pool once per process (and OpenMP keeps its threads spinning), so
+  // each thread count runs in a fresh process with HL_NUM_THREADS / OMP_NUM_THREADS set.
+  if (thread_counts.size() > 1) {
+    nlohmann::ordered_json merged = nlohmann::ordered_json::array();
+    for (int threads : thread_counts) {
+      std::vector<std::string> args(argv, argv + argc);
+      std::string part = json_path.empty() ? "" : json_path + ".part" + std::to_string(threads);
+      std::string command = "HL_NUM_THREADS=" + std::to_string(threads) +
+                            " OMP_NUM_THREADS=" + std::to_string(threads) + " '" +
+                            std::filesystem::canonical("/proc/self/exe").string() + "'";
+      for (size_t i = 1; i < args.size(); i++) {
+        if (args[i] == "--threads" || args[i] == "--json") {
+          i++;
+          continue;
+        }
+        if (args[i].rfind("--threads=", 0) == 0 || args[i].rfind("--json=", 0) == 0) continue;
+        command += " '" + args[i] + "'";
+      }
+      command += " --threads " + std::to_string(threads);
+      if (!part.empty()) command += " --json '" + part + "'";
+      if (std::system(command.c_str()) != 0) return 1;
+      if (!part.empty()) {
+        std::ifstream in(part);
+        for (auto& record : nlohmann::ordered_json::parse(in)) merged.push_back(record);
+        std::filesystem::remove(part);
+      }
+    }
+    if (!json_path.empty()) std::ofstream(json_path) << merged.dump(2) << "\n";
+    return 0;
+  }
   try {
     const halconv::Device device = halconv::parse_device(device_name);
     const bool onednn = !skip_onednn && halconv::resolve_device(device) == halconv::Device::cpu;
@@ -275,7 +306,6 @@ int main(int argc, char** argv) {
       const double gflop = 2.0 * p.batch * p.out_h * p.out_w * p.filters * (p.in_c / p.groups) *
                            p.kernel_h * p.kernel_w / 1e9;
       for (int threads : thread_counts) {
-        halconv::set_cpu_threads(threads);
         omp_set_num_threads(threads);
         const Timing ours = time_calls([&] { plan.run(input.data(), output.data()); });
         Timing theirs{NAN, NAN};

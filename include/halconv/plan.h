@@ -11,9 +11,6 @@
 
 namespace halconv {
 
-// Threads the CPU variants use (Halide's thread pool); 0 restores the default (the core count).
-void set_cpu_threads(int threads);
-
 class Plan {
  public:
   // Selects the variant for the device (HALCONV_VARIANT honoured) and packs the weights, given in

@@ -1,0 +1,277 @@
+// halconv-tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
+// the Conv2D generator with candidate schedule parameters (vectors_per_block, block_size,
+// rows_per_task), times each on the suite's shapes that variant serves (its shape class), and
+// writes the winners to schedules/cpu.json, which the build reads. It reports the tuned-vs-default
+// speedup per shape. Measurements are medians of repeated runs on this machine, at its core count.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "Halide.h"
+#include "halconv/config.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
+
+struct VariantInfo {
+  std::string key;  // e.g. nhwc_k3x3_s1_d1
+  std::string layout, groups;
+  int kernel, stride, dilation;
+};
+
+// The build's CPU variants, from the generated X-macro table.
+std::vector<VariantInfo> build_variants() {
+  std::vector<VariantInfo> out;
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets) \
+  if (std::string(#backend) == "CPU") {                                                          \
+    std::string key = #fn;                                                                       \
+    key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                        \
+    std::string l = #layout, g = #groups;                                                        \
+    std::transform(l.begin(), l.end(), l.begin(), ::tolower);                                    \
+    std::transform(g.begin(), g.end(), g.begin(), ::tolower);                                    \
+    out.push_back({key, l, g, kernel, stride, dilation});                                        \
+  }
+#include "variants.inc"
+#undef HALCONV_VARIANT
+  return out;
+}
+
+struct SuiteShape {
+  std::string name;
+  halconv::Conv2DConfig config;
+  halconv::Shape nhwc;  // N, H, W, C
+};
+
+std::vector<SuiteShape> read_suite(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw halconv::Error("cannot open suite '" + path + "'");
+  std::vector<SuiteShape> suite;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    SuiteShape s;
+    int64_t n, h, w, c, k, stride, dilation;
+    std::string padding;
+    f >> s.name >> n >> h >> w >> c >> s.config.filters >> k >> stride >> dilation >>
+        s.config.groups >> padding;
+    s.config.kernel_size = k;
+    s.config.strides = stride;
+    s.config.dilation_rate = dilation;
+    s.config.padding = halconv::parse_padding(padding);
+    s.nhwc = {n, h, w, c};
+    suite.push_back(s);
+  }
+  return suite;
+}
+
+// Does the variant serve this problem? The runtime's rule (Variant::decline_reason), for the
+// fields a suite shape has.
+bool serves(const VariantInfo& v, const halconv::Problem& p) {
+  if (v.kernel && (p.kernel_h != v.kernel || p.kernel_w != v.kernel)) return false;
+  if (v.stride && (p.stride_h != v.stride || p.stride_w != v.stride)) return false;
+  const bool dilation_matters = p.kernel_h > 1 || p.kernel_w > 1;
+  if (v.dilation && dilation_matters && (p.dilation_h != v.dilation || p.dilation_w != v.dilation))
+    return false;
+  if (v.groups == "dense" && p.groups != 1) return false;
+  if (v.groups == "depthwise" && (p.groups != p.in_c || p.filters != p.in_c)) return false;
+  return true;
+}
+
+// Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
+// pipeline from a registered generator after set_inputs(); a using-declaration exposes it.
+struct PipelineAccess : Halide::Internal::GeneratorBase {
+  using GeneratorBase::build_pipeline;
+  static auto build() { return &PipelineAccess::build_pipeline; }
+};
+
+struct Candidate {
+  int vectors_per_block, block_size, rows_per_task;
+  std::string text() const {
+    return "vpb=" + std::to_string(vectors_per_block) + " block=" + std::to_string(block_size) +
+           " rows=" + std::to_string(rows_per_task);
+  }
+};
+
+// Median ms of the variant with these parameters on one problem (JIT, this machine).
+double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
+                      const Halide::Target& target) {
+  Halide::GeneratorContext context(target);
+  auto gen = Halide::Internal::GeneratorRegistry::create("conv2d", context);
+  gen->set_generator_param_values({{"layout", v.layout},
+                                   {"kernel_size", std::to_string(v.kernel)},
+                                   {"stride", std::to_string(v.stride)},
+                                   {"dilation", std::to_string(v.dilation)},
+                                   {"groups_mode", v.groups},
+                                   {"vectors_per_block", std::to_string(cand.vectors_per_block)},
+                                   {"block_size", std::to_string(cand.block_size)},
+                                   {"rows_per_task", std::to_string(cand.rows_per_task)},
+                                   {"linear_only", "true"}});
+  const bool nhwc = v.layout == "nhwc";
+  // The packed weight block is the generator's filter_pack() rule, which the runtime shares.
+  const int pack = nhwc ? 16 * cand.vectors_per_block : cand.block_size;
+  const int blocks = static_cast<int>((p.filters + pack - 1) / pack);
+  const int cin_g = static_cast<int>(p.in_c / p.groups);
+  Halide::Buffer<float> input = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
+                                     : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
+  Halide::Buffer<float> kernel(pack, cin_g, p.kernel_w, p.kernel_h, blocks);
+  Halide::Buffer<float> bias(blocks * pack);
+  Halide::Buffer<float> output = nhwc ? Halide::Buffer<float>(p.filters, p.out_w, p.out_h, p.batch)
+                                      : Halide::Buffer<float>(p.out_w, p.out_h, p.filters, p.batch);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  for (auto* b : {&input, &kernel, &bias}) b->for_each_value([&](float& x) { x = uniform(rng); });
+  gen->set_inputs(input, kernel, bias, int32_t(p.stride_w), int32_t(p.stride_h),
+                  int32_t(p.dilation_w), int32_t(p.dilation_h), int32_t(p.pad_top),
+                  int32_t(p.pad_left), int32_t(p.groups), int32_t(p.filters), int32_t(0));
+  Halide::Pipeline pipeline = (gen.get()->*PipelineAccess::build())();
+  pipeline.compile_jit(target);
+  pipeline.realize(output, target);  // warm-up
+  std::vector<double> ms;
+  const auto start = Clock::now();
+  while (ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
+    const auto t0 = Clock::now();
+    pipeline.realize(output, target);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (ms.size() >= 500) break;
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+std::vector<Candidate> candidates_for(const VariantInfo& v) {
+  std::vector<Candidate> out;
+  const std::vector<int> vpbs = v.layout == "nhwc" ? std::vector<int>{1, 2, 3}
+                                                   : std::vector<int>{1, 2};
+  const std::vector<int> blocks = v.layout == "nhwc" ? std::vector<int>{3, 6, 8, 12}
+                                                     : std::vector<int>{2, 4, 6};
+  for (int vpb : vpbs)
+    for (int b : blocks)
+      for (int rows : {2, 8}) out.push_back({vpb, b, rows});
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"halconv-tune: autotune the CPU variants' schedule parameters"};
+  std::string suite_path = "bench/anchors.txt", schedule_path = "schedules/cpu.json", only;
+  bool dry_run = false;
+  app.add_option("--suite", suite_path, "shapes to tune on")->capture_default_str();
+  app.add_option("--schedules", schedule_path, "schedule file to update")->capture_default_str();
+  app.add_option("--only", only, "tune only variants whose key contains this");
+  app.add_flag("--dry-run", dry_run, "report, but do not write the schedule file");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const Halide::Target target = Halide::get_jit_target_from_environment();
+    std::ifstream schedule_in(schedule_path);
+    json schedules = json::parse(schedule_in);
+    const json defaults = schedules["default"];
+    const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
+                                      defaults["rows_per_task"]};
+    const auto suite = read_suite(suite_path);
+
+    // Work list: each variant with its shape class, both layouts from the same suite.
+    struct Job {
+      VariantInfo v;
+      std::vector<std::pair<std::string, halconv::Problem>> shapes;
+    };
+    std::vector<Job> jobs;
+    size_t total_runs = 0;
+    for (const VariantInfo& v : build_variants()) {
+      if (!only.empty() && v.key.find(only) == std::string::npos) continue;
+      Job job{v, {}};
+      for (const SuiteShape& s : suite) {
+        halconv::Conv2DConfig c = s.config;
+        c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
+                                           : halconv::DataFormat::channels_first;
+        const halconv::Shape shape = v.layout == "nhwc" ? s.nhwc
+                                                        : halconv::Shape{s.nhwc[0], s.nhwc[3],
+                                                                         s.nhwc[1], s.nhwc[2]};
+        const halconv::Problem p = halconv::make_problem(c, shape);
+        if (!serves(v, p)) continue;
+        // A generic variant is tuned on the shapes selection gives it: those no specialized
+        // variant of its layout serves.
+        bool taken = false;
+        if (v.kernel == 0) {
+          for (const VariantInfo& other : build_variants()) {
+            taken = taken || (other.layout == v.layout && other.kernel != 0 && serves(other, p));
+          }
+        }
+        if (!taken) job.shapes.emplace_back(s.name, p);
+      }
+      if (job.shapes.empty()) continue;
+      total_runs += (candidates_for(v).size() + 1) * job.shapes.size();
+      jobs.push_back(job);
+    }
+    std::printf("tuning %zu variants, %zu candidate runs, on %s\n", jobs.size(), total_runs,
+                target.to_string().c_str());
+    size_t done = 0;
+    const auto start = Clock::now();
+    json report = json::object();
+    for (const Job& job : jobs) {
+      std::map<std::string, double> default_ms;
+      for (const auto& [name, p] : job.shapes) {
+        default_ms[name] = time_candidate(job.v, default_candidate, p, target);
+        done++;
+      }
+      Candidate best = default_candidate;
+      double best_score = 1.0;  // geomean of time relative to the default
+      std::map<std::string, double> best_ms = default_ms;
+      for (const Candidate& cand : candidates_for(job.v)) {
+        double log_sum = 0;
+        std::map<std::string, double> ms;
+        for (const auto& [name, p] : job.shapes) {
+          ms[name] = time_candidate(job.v, cand, p, target);
+          log_sum += std::log(ms[name] / default_ms[name]);
+          done++;
+        }
+        const double score = std::exp(log_sum / job.shapes.size());
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        std::printf("[%4zu/%zu, eta %4.0fs] %-18s %-24s relative time %.3f%s\n", done, total_runs,
+                    elapsed / done * (total_runs - done), job.v.key.c_str(), cand.text().c_str(),
+                    score, score < best_score ? "  (best so far)" : "");
+        std::fflush(stdout);
+        if (score < best_score) {
+          best_score = score;
+          best = cand;
+          best_ms = ms;
+        }
+      }
+      json shapes = json::object();
+      for (const auto& [name, p] : job.shapes) {
+        shapes[name] = {{"default_ms", default_ms[name]},
+                        {"tuned_ms", best_ms[name]},
+                        {"speedup", default_ms[name] / best_ms[name]}};
+        std::printf("  %-18s %-20s default %8.3f ms  tuned %8.3f ms  speedup %.2fx\n",
+                    job.v.key.c_str(), name.c_str(), default_ms[name], best_ms[name],
+                    default_ms[name] / best_ms[name]);
+      }
+      schedules["variants"][job.v.key] = {{"vectors_per_block", best.vectors_per_block},
+                                          {"block_size", best.block_size},
+                                          {"rows_per_task", best.rows_per_task}};
+      report[job.v.key] = {{"winner", best.text()}, {"shapes", shapes}};
+    }
+    schedules["tuned"] = {{"target", target.to_string()},
+                          {"suite", suite_path},
+                          {"note", "tuned-vs-default medians from halconv-tune on this machine"},
+                          {"variants", report}};
+    if (!dry_run) {
+      std::ofstream(schedule_path) << schedules.dump(2) << "\n";
+      std::printf("wrote %s\n", schedule_path.c_str());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "halconv-tune: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
