@@ -296,7 +296,8 @@ class Conv2D : public Generator<Conv2D> {
       block = std::max(1, std::min(block, (registers - vectors - 1) / vectors));
     }
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
-    // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in registers.
+    // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
+    // registers.
     const int rows = std::max(1, rows_per_task.value());
     output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
         .split(bdim, bo, bi, block, TailStrategy::GuardWithIf)

@@ -113,7 +113,8 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.kernel_dims[0] = {0, extent(pack), 1};
   im.kernel_dims[1] = {0, extent(cin_per_group), extent(pack)};
   im.kernel_dims[2] = {0, extent(problem.kernel_w), extent(pack * cin_per_group)};
-  im.kernel_dims[3] = {0, extent(problem.kernel_h), extent(pack * cin_per_group * problem.kernel_w)};
+  im.kernel_dims[3] = {0, extent(problem.kernel_h),
+                       extent(pack * cin_per_group * problem.kernel_w)};
   im.kernel_dims[4] = {0, extent(blocks), extent(pack * rows)};
   im.bias_dims[0] = {0, extent(blocks * pack), 1};
   im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 5);

@@ -7,7 +7,6 @@
 // (format "any") and the per-call reorders of input and output are inside its timing; the weights'
 // one-time reorder is not. It runs direct, Winograd and auto, and the fastest counts.
 #include <immintrin.h>
-#include <omp.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -116,9 +115,8 @@ double measure_peak_gflops(int threads) {
     std::vector<double> sink(threads);
     const auto t0 = Clock::now();
     for (int t = 0; t < threads; t++) {
-      pool.emplace_back([&, t] {
-        sink[t] = avx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations);
-      });
+      pool.emplace_back(
+          [&, t] { sink[t] = avx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations); });
     }
     for (auto& p : pool) p.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -130,29 +128,34 @@ double measure_peak_gflops(int threads) {
 // oneDNN on the same problem: plain user tensors in and out, its own layouts inside.
 class OneDnn {
  public:
-  OneDnn(const halconv::Problem& p, const float* input, float* output) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+  OneDnn(const halconv::Problem& p, const float* input, float* output)
+      : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     using dnnl::memory;
     using tag = memory::format_tag;
     const bool nhwc = p.data_format == halconv::DataFormat::channels_last;
     const memory::dims src_dims = {p.batch, p.in_c, p.in_h, p.in_w};
     const memory::dims dst_dims = {p.batch, p.filters, p.out_h, p.out_w};
-    const memory::dims weight_dims =
-        p.groups > 1 ? memory::dims{p.groups, p.filters / p.groups, p.in_c / p.groups, p.kernel_h, p.kernel_w}
-                     : memory::dims{p.filters, p.in_c, p.kernel_h, p.kernel_w};
+    const memory::dims weight_dims = p.groups > 1
+                                         ? memory::dims{p.groups, p.filters / p.groups,
+                                                        p.in_c / p.groups, p.kernel_h, p.kernel_w}
+                                         : memory::dims{p.filters, p.in_c, p.kernel_h, p.kernel_w};
     const auto f32 = memory::data_type::f32;
-    user_src_ = memory({src_dims, f32, nhwc ? tag::nhwc : tag::nchw}, engine_, const_cast<float*>(input));
+    user_src_ =
+        memory({src_dims, f32, nhwc ? tag::nhwc : tag::nchw}, engine_, const_cast<float*>(input));
     user_dst_ = memory({dst_dims, f32, nhwc ? tag::nhwc : tag::nchw}, engine_, output);
     const memory::desc bias_md({p.filters}, f32, tag::x);
     bias_ = memory(bias_md, engine_);
     std::fill_n(static_cast<float*>(bias_.get_data_handle()), p.filters, 0.1f);
     double best = INFINITY;
-    for (auto algorithm : {dnnl::algorithm::convolution_direct, dnnl::algorithm::convolution_winograd,
-                           dnnl::algorithm::convolution_auto}) {
+    for (auto algorithm :
+         {dnnl::algorithm::convolution_direct, dnnl::algorithm::convolution_winograd,
+          dnnl::algorithm::convolution_auto}) {
       try {
         dnnl::convolution_forward::desc desc(
             dnnl::prop_kind::forward_inference, algorithm, memory::desc(src_dims, f32, tag::any),
-            memory::desc(weight_dims, f32, tag::any), bias_md, memory::desc(dst_dims, f32, tag::any),
-            {p.stride_h, p.stride_w}, {p.dilation_h - 1, p.dilation_w - 1}, {p.pad_top, p.pad_left},
+            memory::desc(weight_dims, f32, tag::any), bias_md,
+            memory::desc(dst_dims, f32, tag::any), {p.stride_h, p.stride_w},
+            {p.dilation_h - 1, p.dilation_w - 1}, {p.pad_top, p.pad_left},
             {p.pad_bottom, p.pad_right});
         Candidate c;
         c.pd = dnnl::convolution_forward::primitive_desc(desc, engine_);
@@ -201,7 +204,8 @@ class OneDnn {
     // Weights already in the primitive's layout: their one-time reorder is excluded by design.
     c.weights = dnnl::memory(c.pd.weights_desc(), engine_);
     float* w = static_cast<float*>(c.weights.get_data_handle());
-    const auto values = halconv::testing::random_values(c.pd.weights_desc().get_size() / sizeof(float), 4);
+    const auto values =
+        halconv::testing::random_values(c.pd.weights_desc().get_size() / sizeof(float), 4);
     std::copy(values.begin(), values.end(), w);
     c.reorder_src = c.pd.src_desc() != user_src_.get_desc();
     c.reorder_dst = c.pd.dst_desc() != user_dst_.get_desc();
@@ -214,8 +218,10 @@ class OneDnn {
 
   void run(Candidate& c) {
     if (c.reorder_src) c.to_src.execute(stream_, user_src_, c.src);
-    c.conv.execute(stream_, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.weights},
-                             {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, c.dst}});
+    c.conv.execute(stream_, {{DNNL_ARG_SRC, c.src},
+                             {DNNL_ARG_WEIGHTS, c.weights},
+                             {DNNL_ARG_BIAS, bias_},
+                             {DNNL_ARG_DST, c.dst}});
     if (c.reorder_dst) c.from_dst.execute(stream_, c.dst, user_dst_);
     stream_.wait();
   }
@@ -244,7 +250,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu, cuda or opencl (oneDNN only on cpu)")
       ->capture_default_str();
   app.add_option("--data-format", format, "channels_last or channels_first")->capture_default_str();
-  app.add_option("--threads", thread_counts, "thread counts")->delimiter(',')->capture_default_str();
+  app.add_option("--threads", thread_counts, "thread counts")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--json", json_path, "write one record per shape and thread count");
   app.add_option("--only", only, "run only shapes whose name contains this");
   app.add_flag("--no-onednn", skip_onednn, "time halconv alone");
@@ -287,8 +295,8 @@ int main(int argc, char** argv) {
       peak[t] = measure_peak_gflops(t);
       std::printf("# measured fp32 FMA peak, %d thread(s): %.1f GFLOP/s\n", t, peak[t]);
     }
-    std::printf("%-20s %2s %-30s %9s %9s %8s %6s %9s %6s  %s\n", "shape", "th", "variant",
-                "med_ms", "min_ms", "GFLOP/s", "%peak", "onednn_ms", "ratio", "onednn_impl");
+    std::printf("%-20s %2s %-30s %9s %9s %8s %6s %9s %6s  %s\n", "shape", "th", "variant", "med_ms",
+                "min_ms", "GFLOP/s", "%peak", "onednn_ms", "ratio", "onednn_impl");
     nlohmann::ordered_json records = nlohmann::ordered_json::array();
     std::vector<double> ratios;
     for (const SuiteShape& s : read_suite(suite_path, halconv::parse_data_format(format))) {
@@ -306,7 +314,6 @@ int main(int argc, char** argv) {
       const double gflop = 2.0 * p.batch * p.out_h * p.out_w * p.filters * (p.in_c / p.groups) *
                            p.kernel_h * p.kernel_w / 1e9;
       for (int threads : thread_counts) {
-        omp_set_num_threads(threads);
         const Timing ours = time_calls([&] { plan.run(input.data(), output.data()); });
         Timing theirs{NAN, NAN};
         std::string impl = "-";
@@ -318,21 +325,22 @@ int main(int argc, char** argv) {
                     threads, plan.variant().c_str(), ours.median_ms, ours.min_ms, gflops,
                     100 * gflops / peak[threads], theirs.median_ms, ratio, impl.c_str());
         std::fflush(stdout);
-        records.push_back({{"name", s.name},
-                           {"threads", threads},
-                           {"data_format", format},
-                           {"variant", plan.variant()},
-                           {"halconv_ms", ours.median_ms},
-                           {"halconv_min_ms", ours.min_ms},
-                           {"onednn_ms", peer ? nlohmann::ordered_json(theirs.median_ms) : nullptr},
-                           {"onednn_min_ms", peer ? nlohmann::ordered_json(theirs.min_ms) : nullptr},
-                           {"onednn_impl", impl},
-                           {"ratio", peer ? nlohmann::ordered_json(ratio) : nullptr},
-                           {"gflop", gflop},
-                           {"gflops", gflops},
-                           {"peak_gflops", peak[threads]},
-                           {"pct_peak", 100 * gflops / peak[threads]},
-                           {"peak_rss_mb", peak_rss_mb()}});
+        records.push_back(
+            {{"name", s.name},
+             {"threads", threads},
+             {"data_format", format},
+             {"variant", plan.variant()},
+             {"halconv_ms", ours.median_ms},
+             {"halconv_min_ms", ours.min_ms},
+             {"onednn_ms", peer ? nlohmann::ordered_json(theirs.median_ms) : nullptr},
+             {"onednn_min_ms", peer ? nlohmann::ordered_json(theirs.min_ms) : nullptr},
+             {"onednn_impl", impl},
+             {"ratio", peer ? nlohmann::ordered_json(ratio) : nullptr},
+             {"gflop", gflop},
+             {"gflops", gflops},
+             {"peak_gflops", peak[threads]},
+             {"pct_peak", 100 * gflops / peak[threads]},
+             {"peak_rss_mb", peak_rss_mb()}});
       }
     }
     if (!ratios.empty()) {
