@@ -16,6 +16,7 @@
 
 #include "Halide.h"
 #include "halconv/config.h"
+#include "suite.h"
 
 namespace {
 
@@ -46,34 +47,8 @@ std::vector<VariantInfo> build_variants() {
   return out;
 }
 
-struct SuiteShape {
-  std::string name;
-  halconv::Conv2DConfig config;
-  halconv::Shape nhwc;  // N, H, W, C
-};
-
-std::vector<SuiteShape> read_suite(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw halconv::Error("cannot open suite '" + path + "'");
-  std::vector<SuiteShape> suite;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream f(line);
-    SuiteShape s;
-    int64_t n, h, w, c, k, stride, dilation;
-    std::string padding;
-    f >> s.name >> n >> h >> w >> c >> s.config.filters >> k >> stride >> dilation >>
-        s.config.groups >> padding;
-    s.config.kernel_size = k;
-    s.config.strides = stride;
-    s.config.dilation_rate = dilation;
-    s.config.padding = halconv::parse_padding(padding);
-    s.nhwc = {n, h, w, c};
-    suite.push_back(s);
-  }
-  return suite;
-}
+using halconv::bench::read_suite;
+using halconv::bench::SuiteShape;
 
 // Does the variant serve this problem? The runtime's rule (Variant::decline_reason), for the
 // fields a suite shape has.
@@ -179,7 +154,7 @@ int main(int argc, char** argv) {
     const json defaults = schedules["default"];
     const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
                                       defaults["rows_per_task"]};
-    const auto suite = read_suite(suite_path);
+    const auto suite = read_suite(suite_path, halconv::DataFormat::channels_last);
 
     // Work list: each variant with its shape class, both layouts from the same suite.
     struct Job {
@@ -196,8 +171,8 @@ int main(int argc, char** argv) {
         c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
                                            : halconv::DataFormat::channels_first;
         const halconv::Shape shape =
-            v.layout == "nhwc" ? s.nhwc
-                               : halconv::Shape{s.nhwc[0], s.nhwc[3], s.nhwc[1], s.nhwc[2]};
+            v.layout == "nhwc" ? s.input
+                               : halconv::Shape{s.input[0], s.input[3], s.input[1], s.input[2]};
         const halconv::Problem p = halconv::make_problem(c, shape);
         if (!serves(v, p)) continue;
         // A generic variant is tuned on the shapes selection gives it: those no specialized

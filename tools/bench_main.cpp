@@ -24,43 +24,14 @@
 
 #include "halconv/halconv.h"
 #include "reference.h"
+#include "suite.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct SuiteShape {
-  std::string name;
-  halconv::Conv2DConfig config;
-  halconv::Shape input;
-};
-
-std::vector<SuiteShape> read_suite(const std::string& path, halconv::DataFormat format) {
-  std::ifstream in(path);
-  if (!in) throw halconv::Error("cannot open suite '" + path + "'");
-  std::vector<SuiteShape> suite;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    SuiteShape s;
-    int64_t n, h, w, c, k, stride, dilation;
-    std::string padding;
-    if (!(fields >> s.name >> n >> h >> w >> c >> s.config.filters >> k >> stride >> dilation >>
-          s.config.groups >> padding)) {
-      throw halconv::Error("malformed suite line: " + line);
-    }
-    s.config.kernel_size = k;
-    s.config.strides = stride;
-    s.config.dilation_rate = dilation;
-    s.config.padding = halconv::parse_padding(padding);
-    s.config.data_format = format;
-    s.input = format == halconv::DataFormat::channels_last ? halconv::Shape{n, h, w, c}
-                                                           : halconv::Shape{n, c, h, w};
-    suite.push_back(s);
-  }
-  return suite;
-}
+using halconv::bench::read_suite;
+using halconv::bench::SuiteShape;
 
 struct Timing {
   double median_ms, min_ms;
