@@ -90,7 +90,7 @@ def main():
                 c = by_nchw.get((r["name"], r["threads"]), {})
                 out.write(f"{r['name']} {r['ratio'] or 0} {c.get('ratio') or 0}\n")
     script = f"""
-set terminal png size 1200,600
+set terminal png size 1200,600 noenhanced
 set output '{os.path.join(BENCH, "ratio.png")}'
 set title 'oneDNN time / halconv time at {max(peak)} threads (above 1: halconv faster)'
 set style data histograms
