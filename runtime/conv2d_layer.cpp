@@ -135,7 +135,11 @@ Tensor Conv2D::operator()(const Tensor& input) {
     throw Error("input tensor holds " + std::to_string(input.data.size()) + " values for shape " +
                 shape_to_string(input.shape));
   }
-  if (!built_) build(input.shape);
+  {
+    // Keras builds on the first call; concurrent first calls must build once.
+    std::lock_guard<std::mutex> lock(build_mutex_);
+    if (!built_) build(input.shape);
+  }
   const std::shared_ptr<const Plan> plan = plan_for(input.shape);
   Tensor output(plan->problem().output_shape());
   std::vector<float> workspace(plan->workspace_floats());

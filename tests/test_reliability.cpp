@@ -138,6 +138,16 @@ TEST(Concurrency, EightThreadsOnOneLayerMatchSerialCalls) {
   for (size_t i = 0; i < 8; i++) EXPECT_EQ(parallel[i].data, serial[i].data) << i;
 }
 
+TEST(Concurrency, LazyBuildFromManyThreads) {
+  Conv2D layer(6, 3, 1, "same");  // not built: the first calls build it, exactly once
+  const Tensor x({1, 6, 5, 3}, testing::random_values(90, 12));
+  std::vector<Tensor> out(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 8; i++) threads.emplace_back([&, i] { out[i] = layer(x); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 1; i < 8; i++) EXPECT_EQ(out[i].data, out[0].data);
+}
+
 TEST(Concurrency, FirstUseFromManyThreads) {
   // Registry, device probe and plan creation all race here on purpose.
   Conv2D layer(8, 1);

@@ -1,6 +1,7 @@
 // The Keras-style Conv2D layer (tf.keras.layers.Conv2D, forward pass).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,9 +62,10 @@ class Conv2D {
 
   Conv2DConfig config_;
   Device device_ = Device::automatic;
-  bool built_ = false;
+  std::atomic<bool> built_{false};
   int64_t built_in_channels_ = 0;
   Tensor kernel_, bias_;
+  std::mutex build_mutex_;  // the lazy build() in operator()
   std::mutex plans_mutex_;
   std::map<Shape, std::shared_ptr<const Plan>> plans_;  // packed weights per input shape
 };
