@@ -246,10 +246,12 @@ int main(int argc, char** argv) {
                                           {"rows_per_task", best.rows_per_task}};
       report[job.v.key] = {{"winner", best.text()}, {"shapes", shapes}};
     }
-    schedules["tuned"] = {{"target", target.to_string()},
-                          {"suite", suite_path},
-                          {"note", "tuned-vs-default medians from halconv-tune on this machine"},
-                          {"variants", report}};
+    // Merge: a run with --only keeps the other variants' earlier reports.
+    json& tuned = schedules["tuned"];
+    tuned["target"] = target.to_string();
+    tuned["suite"] = suite_path;
+    tuned["note"] = "tuned-vs-default medians from halconv-tune on this machine";
+    for (const auto& [key, value] : report.items()) tuned["variants"][key] = value;
     if (!dry_run) {
       std::ofstream(schedule_path) << schedules.dump(2) << "\n";
       std::printf("wrote %s\n", schedule_path.c_str());
