@@ -17,6 +17,7 @@
 #include "Halide.h"
 #include "halconv/config.h"
 #include "suite.h"
+#include "variant_rules.h"
 
 namespace {
 
@@ -50,17 +51,18 @@ std::vector<VariantInfo> build_variants() {
 using halconv::bench::read_suite;
 using halconv::bench::SuiteShape;
 
-// Does the variant serve this problem? The runtime's rule (Variant::decline_reason), for the
-// fields a suite shape has.
+// Does the variant serve this problem? The runtime's own rule.
 bool serves(const VariantInfo& v, const halconv::Problem& p) {
-  if (v.kernel && (p.kernel_h != v.kernel || p.kernel_w != v.kernel)) return false;
-  if (v.stride && (p.stride_h != v.stride || p.stride_w != v.stride)) return false;
-  const bool dilation_matters = p.kernel_h > 1 || p.kernel_w > 1;
-  if (v.dilation && dilation_matters && (p.dilation_h != v.dilation || p.dilation_w != v.dilation))
-    return false;
-  if (v.groups == "dense" && p.groups != 1) return false;
-  if (v.groups == "depthwise" && (p.groups != p.in_c || p.filters != p.in_c)) return false;
-  return true;
+  halconv::VariantSpec spec{};
+  spec.layout =
+      v.layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
+  spec.kernel = v.kernel;
+  spec.stride = v.stride;
+  spec.dilation = v.dilation;
+  spec.groups = v.groups == "dense"       ? halconv::GroupsMode::dense
+                : v.groups == "depthwise" ? halconv::GroupsMode::depthwise
+                                          : halconv::GroupsMode::grouped;
+  return halconv::detail::shape_decline_reason(spec, p).empty();
 }
 
 // Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT

@@ -68,8 +68,6 @@ void install_isa_cap() {
   halide_set_custom_can_use_target_features(&capped_can_use_target_features);
 }
 
-std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
-
 Variant make_variant(const VariantSpec& spec) {
   Variant v;
   static_cast<VariantSpec&>(v) = spec;
@@ -112,34 +110,7 @@ std::string Variant::decline_reason(const Problem& p, Device device) const {
   if (device != backend) {
     return "backend " + device_name(backend) + " (running on " + device_name(device) + ")";
   }
-  if (p.data_format != layout) {
-    return std::string("data_format ") +
-           (p.data_format == DataFormat::channels_last ? "channels_last" : "channels_first") +
-           " (variant is " + (layout == DataFormat::channels_last ? "nhwc" : "nchw") + ")";
-  }
-  if (kernel > 0 && (p.kernel_h != kernel || p.kernel_w != kernel)) {
-    return "kernel_size " + pair_text(p.kernel_h, p.kernel_w) + " (needs " +
-           pair_text(kernel, kernel) + ")";
-  }
-  if (stride > 0 && (p.stride_h != stride || p.stride_w != stride)) {
-    return "strides " + pair_text(p.stride_h, p.stride_w) + " (needs " + pair_text(stride, stride) +
-           ")";
-  }
-  // Dilation has no effect on a 1x1 kernel.
-  const bool dilation_matters = p.kernel_h > 1 || p.kernel_w > 1;
-  if (dilation > 0 && dilation_matters && (p.dilation_h != dilation || p.dilation_w != dilation)) {
-    return "dilation_rate " + pair_text(p.dilation_h, p.dilation_w) + " (needs " +
-           pair_text(dilation, dilation) + ")";
-  }
-  if (groups == GroupsMode::dense && p.groups != 1) {
-    return "groups " + std::to_string(p.groups) + " (needs 1)";
-  }
-  if (groups == GroupsMode::depthwise && (p.groups != p.in_c || p.filters != p.in_c)) {
-    return "not depthwise with multiplier 1 (groups " + std::to_string(p.groups) +
-           ", input channels " + std::to_string(p.in_c) + ", filters " + std::to_string(p.filters) +
-           ")";
-  }
-  return {};
+  return shape_decline_reason(*this, p);
 }
 
 int64_t Variant::filter_tile() const {

@@ -9,6 +9,7 @@
 #include "halconv/config.h"
 #include "halconv/extension.h"
 #include "halconv/variants.h"
+#include "variant_rules.h"
 
 namespace halconv::detail {
 

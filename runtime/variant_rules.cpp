@@ -1,0 +1,42 @@
+#include "variant_rules.h"
+
+namespace halconv::detail {
+namespace {
+
+std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+
+}  // namespace
+
+std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
+  if (p.data_format != v.layout) {
+    return std::string("data_format ") +
+           (p.data_format == DataFormat::channels_last ? "channels_last" : "channels_first") +
+           " (variant is " + (v.layout == DataFormat::channels_last ? "nhwc" : "nchw") + ")";
+  }
+  if (v.kernel > 0 && (p.kernel_h != v.kernel || p.kernel_w != v.kernel)) {
+    return "kernel_size " + pair_text(p.kernel_h, p.kernel_w) + " (needs " +
+           pair_text(v.kernel, v.kernel) + ")";
+  }
+  if (v.stride > 0 && (p.stride_h != v.stride || p.stride_w != v.stride)) {
+    return "strides " + pair_text(p.stride_h, p.stride_w) + " (needs " +
+           pair_text(v.stride, v.stride) + ")";
+  }
+  // Dilation has no effect on a 1x1 kernel.
+  const bool dilation_matters = p.kernel_h > 1 || p.kernel_w > 1;
+  if (v.dilation > 0 && dilation_matters &&
+      (p.dilation_h != v.dilation || p.dilation_w != v.dilation)) {
+    return "dilation_rate " + pair_text(p.dilation_h, p.dilation_w) + " (needs " +
+           pair_text(v.dilation, v.dilation) + ")";
+  }
+  if (v.groups == GroupsMode::dense && p.groups != 1) {
+    return "groups " + std::to_string(p.groups) + " (needs 1)";
+  }
+  if (v.groups == GroupsMode::depthwise && (p.groups != p.in_c || p.filters != p.in_c)) {
+    return "not depthwise with multiplier 1 (groups " + std::to_string(p.groups) +
+           ", input channels " + std::to_string(p.in_c) + ", filters " + std::to_string(p.filters) +
+           ")";
+  }
+  return {};
+}
+
+}  // namespace halconv::detail
