@@ -16,7 +16,15 @@ using namespace Halide;
 using halconv::Activation;
 
 enum class Layout { NHWC, NCHW };
-enum class GroupsMode { Dense, Grouped, Depthwise };
+enum class GroupsMode { Dense, Grouped, Depthwise, Narrow };
+enum class Algorithm { Direct, Winograd };
+
+// Winograd F(2x2, 3x3) (Lavin and Gray, 2016): a 4x4 input tile, transformed by B^T d B and
+// multiplied element-wise with the transformed weights G g G^T (the runtime packs those, see
+// runtime/winograd.cpp), gives a 2x2 output tile by A^T m A: 16 multiplies instead of 36. The
+// coefficients are 0 and +-1, so it rounds like the direct form.
+constexpr float kWinogradBt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+constexpr float kWinogradAt[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 
 Expr sigmoid(const Expr& v) {
   // Split on the sign so that exp never overflows.
@@ -115,7 +123,18 @@ class Conv2D : public Generator<Conv2D> {
                                          GroupsMode::Grouped,
                                          {{"dense", GroupsMode::Dense},
                                           {"grouped", GroupsMode::Grouped},
-                                          {"depthwise", GroupsMode::Depthwise}}};
+                                          {"depthwise", GroupsMode::Depthwise},
+                                          {"narrow", GroupsMode::Narrow}}};
+  // NCHW only: vectorize along output channels, as NHWC does, instead of along width. The input
+  // rows are transposed as they are staged and the output tile as it is stored, so layers with
+  // many channels run the NHWC inner loop; the width-vectorized form stays better for a few.
+  GeneratorParam<bool> nchw_by_channels{"nchw_by_channels", false};
+  // winograd: F(2x2, 3x3) for NHWC dense 3x3 stride 1 dilation 1 on the CPU; the weights arrive
+  // transformed, as (filter % pack, cin, 4, 4, filter / pack).
+  GeneratorParam<Algorithm> algorithm{
+      "algorithm",
+      Algorithm::Direct,
+      {{"direct", Algorithm::Direct}, {"winograd", Algorithm::Winograd}}};
   // Schedule parameters (tuning data, set from schedules/*.json by the build).
   // Accumulator block along the vectorized dimension, in vectors (channels for NHWC, x for NCHW).
   GeneratorParam<int> vectors_per_block{"vectors_per_block", 2};
@@ -159,10 +178,12 @@ class Conv2D : public Generator<Conv2D> {
       bounded[d] = Range(0, input.dim(d).extent());
     }
     Func zero_filled = BoundaryConditions::constant_exterior(input, 0.0f, bounded);
-    if (nhwc) {
-      in_rows(c, x, y, n) = zero_filled(c, x, y, n);
-    } else {
-      in_rows(c, x, y, n) = zero_filled(x, y, c, n);
+    if (groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) {
+      if (nhwc) {
+        in_rows(c, x, y, n) = zero_filled(c, x, y, n);
+      } else {
+        in_rows(c, x, y, n) = zero_filled(x, y, c, n);
+      }
     }
 
     const Expr kw = kernel_size > 0 ? Expr(kernel_size.value()) : kernel.dim(2).extent();
@@ -177,7 +198,28 @@ class Conv2D : public Generator<Conv2D> {
       return kernel(f % pack, ci, kx, ky, f / pack);
     };
     conv(c, x, y, n) = bias(c);
-    if (groups_mode == GroupsMode::Depthwise) {
+    if (algorithm == Algorithm::Winograd) {
+      _halide_user_assert(nhwc && kernel_size == 3 && stride == 1 && dilation == 1 &&
+                          groups_mode == GroupsMode::Dense && !get_target().has_gpu_feature())
+          << "algorithm=winograd is for NHWC dense 3x3 stride 1 dilation 1 CPU variants";
+      define_winograd(zero_filled, weight);
+    } else if (groups_mode == GroupsMode::Narrow) {
+      // Grouped with few input channels per group: a vector of output channels needs a different
+      // input channel in each group, so the input is staged once per output channel,
+      // (filter, channel of its group, x, y, n), and the inner loop loads it as a dense vector.
+      // Out-of-range channels (padded filters) read the zero fill.
+      const Expr cin_per_group = kernel.dim(1).extent();
+      const Expr in_channel = (c / (filters / groups)) * cin_per_group + ci;
+      if (nhwc) {
+        in_by_filter(c, ci, x, y, n) = zero_filled(in_channel, x, y, n);
+      } else {
+        in_by_filter(c, ci, x, y, n) = zero_filled(x, y, in_channel, n);
+      }
+      r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
+      conv(c, x, y, n) +=
+          weight(c, r.x, r.y, r.z) *
+          in_by_filter(c, r.x, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
+    } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
       r = RDom(0, kw, 0, kh, "r");
@@ -220,21 +262,64 @@ class Conv2D : public Generator<Conv2D> {
     kernel.dim(0).set_extent(pack);
     bias.dim(0).set_min(0);
     if (kernel_size > 0) {
-      kernel.dim(2).set_extent(kernel_size);
-      kernel.dim(3).set_extent(kernel_size);
+      const int extent = algorithm == Algorithm::Winograd ? 4 : kernel_size.value();
+      kernel.dim(2).set_extent(extent);
+      kernel.dim(3).set_extent(extent);
     }
+  }
+
+  // M v M^T for a rows x 4 matrix M and a 4x4 v given by value(i, j): the entries, index a + rows *
+  // b, each a sum over the nonzero coefficients only.
+  template <int rows>
+  static std::vector<Expr> transform_2d(const float (&m)[rows][4],
+                                        const std::function<Expr(int, int)>& value) {
+    std::vector<Expr> entries;
+    for (int b = 0; b < rows; b++) {
+      for (int a = 0; a < rows; a++) {
+        Expr sum = 0.0f;
+        for (int j = 0; j < 4; j++) {
+          for (int i = 0; i < 4; i++) {
+            const float coefficient = m[a][i] * m[b][j];
+            if (coefficient != 0) sum += coefficient * value(i, j);
+          }
+        }
+        entries.push_back(sum);
+      }
+    }
+    return entries;
+  }
+
+  // conv += the F(2x2, 3x3) output tile holding (x, y). Input tiles start at even coordinates.
+  void define_winograd(Func zero_filled,
+                       const std::function<Expr(Expr, Expr, Expr, Expr)>& weight) {
+    const auto input_value = [&](int i, int j) {
+      return zero_filled(c, 2 * tx + i - pad_left, 2 * ty + j - pad_top, n);
+    };
+    transformed_in(c, e, tx, ty, n) = mux(e, transform_2d(kWinogradBt, input_value));
+    RDom rc(0, kernel.dim(1).extent(), "rc");
+    r = rc;
+    winograd_m(c, e, tx, ty, n) = 0.0f;
+    winograd_m(c, e, tx, ty, n) += weight(c, rc, e % 4, e / 4) * transformed_in(rc, e, tx, ty, n);
+    const auto product = [&](int ex, int ey) {
+      return winograd_m(c, ex + 4 * ey, x / 2, y / 2, n);
+    };
+    const std::vector<Expr> tile = transform_2d(kWinogradAt, product);  // index ox + 2 * oy
+    conv(c, x, y, n) += mux(x % 2 + 2 * (y % 2), tile);
   }
 
   void schedule() {
     if (auto_schedule) {
       return;
     }
+    if (algorithm == Algorithm::Winograd) {
+      schedule_winograd();
+      return;
+    }
     const int block = std::max(1, block_size.value());
     // The vectorized (CPU) or thread-parallel (GPU) dimension is the innermost one in memory:
     // channels for NHWC, width for NCHW. The other one is register-blocked.
-    const bool nhwc = layout == Layout::NHWC;
-    const Var& vdim = nhwc ? c : x;
-    const Var& bdim = nhwc ? x : c;
+    const Var& vdim = channel_vectors() ? c : x;
+    const Var& bdim = channel_vectors() ? x : c;
     std::function<void(Stage)> register_tile;
     if (get_target().has_gpu_feature()) {
       register_tile = schedule_gpu(vdim, bdim, block);
@@ -275,8 +360,13 @@ class Conv2D : public Generator<Conv2D> {
   // channel block; GPU: 64, which bounds a thread block's channel span.
   int filter_pack() const {
     if (get_target().has_gpu_feature()) return 64;
-    return layout == Layout::NHWC ? 16 * std::max(1, vectors_per_block.value())
-                                  : std::max(1, block_size.value());
+    return channel_vectors() ? 16 * std::max(1, vectors_per_block.value())
+                             : std::max(1, block_size.value());
+  }
+
+  // The CPU tile's vector runs along output channels (NHWC, or NCHW by channels), else width.
+  bool channel_vectors() const {
+    return layout == Layout::NHWC || (nchw_by_channels && !get_target().has_gpu_feature());
   }
 
   // CPU: a (wide along vdim) x (block along bdim) accumulator tile in vector registers; NHWC
@@ -285,10 +375,10 @@ class Conv2D : public Generator<Conv2D> {
   // NHWC 3x3 56x56x64 -> 64 at 88 GFLOP/s, 60% of the measured FMA peak, 0.98x oneDNN; NHWC 1x1
   // 56x56x64 -> 256 at 49%; NCHW 3x3 at 38%; depthwise 3x3 at 18% (1.03x oneDNN).
   std::function<void(Stage)> schedule_cpu(const Var& vdim, const Var& bdim, int block) {
-    const bool nhwc = layout == Layout::NHWC;
+    const bool by_channels = channel_vectors();
     const int vec = natural_vector_size<float>();
     int wide = vec * std::max(1, vectors_per_block.value());
-    if (nhwc) {
+    if (by_channels) {
       // The tile spans one packed weight block on every ISA. Narrower ISAs need more vectors for
       // it, so they take fewer columns: accumulators + one weight vector per tile vector + one
       // broadcast must fit the register file (32 vector registers with AVX-512, else 16).
@@ -306,18 +396,23 @@ class Conv2D : public Generator<Conv2D> {
         .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
     // A parallel task is one block of output channels over `rows` output rows of one image, so the
     // block's weights stay in cache while it sweeps those rows tile by tile.
-    const Var& channel_blocks = nhwc ? vo : bo;
-    const Var& x_tiles = nhwc ? bo : vo;
+    const Var& channel_blocks = by_channels ? vo : bo;
+    const Var& x_tiles = by_channels ? bo : vo;
     output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n)
         .fuse(channel_blocks, yo, block_rows)
         .fuse(block_rows, n, task)
         .parallel(task)
         .vectorize(vi, vec);
 
-    // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests.
-    in_rows.compute_at(output, task).vectorize(vdim, vec);
-    if (!nhwc) {
-      in_rows.reorder_storage(x, y, c, n);
+    // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
+    // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
+    if (groups_mode == GroupsMode::Narrow) {
+      in_by_filter.compute_at(output, task).vectorize(c, vec);
+    } else {
+      in_rows.compute_at(output, task).vectorize(vdim, vec);
+      if (!by_channels) {
+        in_rows.reorder_storage(x, y, c, n);
+      }
     }
     conv.compute_at(output, x_tiles)
         .bound_extent(vdim, wide)
@@ -327,6 +422,62 @@ class Conv2D : public Generator<Conv2D> {
     return [vdim, bdim, vec, this](Stage s) {
       s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
     };
+  }
+
+  // Winograd on the CPU: a task is one channel block over `rows` output rows (an even count, whole
+  // tiles); it transforms its input tiles once, then per run of `tiles` tiles accumulates the 16
+  // element-wise products as 16 register-blocked GEMMs over input channels (vector of filters x
+  // tiles, as the direct NHWC tile), and applies A^T m A, bias and the activation.
+  void schedule_winograd() {
+    const int vec = natural_vector_size<float>();
+    const int wide = filter_pack();
+    const int registers = vec == 16 ? 32 : 16;
+    const int vectors = wide / vec;
+    const int tiles =
+        std::max(1, std::min(block_size.value(), (registers - vectors - 1) / vectors));
+    const int rows = std::max(2, rows_per_task.value() / 2 * 2);
+    output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
+        .split(x, bo, bi, 2 * tiles, TailStrategy::GuardWithIf)
+        .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+        .split(yi, yp, yq, 2, TailStrategy::GuardWithIf)
+        .reorder(vi, bi, yq, bo, yp, vo, yo, n)
+        .fuse(vo, yo, block_rows)
+        .fuse(block_rows, n, task)
+        .parallel(task)
+        .vectorize(vi, vec);
+
+    // The 16 transformed values of one input tile share their 16 loads: the transform runs with
+    // e unrolled inside each channel vector.
+    transformed_in.compute_at(output, task)
+        .split(c, vblocks, lanes, vec)
+        .reorder(lanes, e, vblocks, tx, ty, n)
+        .vectorize(lanes)
+        .unroll(e);
+
+    winograd_m.compute_at(output, bo)
+        .bound_extent(c, wide)
+        .bound_extent(tx, tiles)
+        .bound_extent(ty, 1)
+        .reorder_storage(c, tx, e, ty, n);
+    for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
+      s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(tx);
+    }
+    winograd_m.update(0).reorder(lanes, vblocks, tx, r[0], e, ty, n);
+
+    conv.compute_at(output, bo)
+        .bound_extent(c, wide)
+        .bound_extent(x, 2 * tiles)
+        .bound_extent(y, 2)
+        .reorder_storage(c, x, y, n);
+    auto output_tile = [this, vec](Stage s) {
+      s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(x).unroll(y);
+    };
+    output_tile(conv);
+    output_tile(conv.update(0));
+    for (int id = 0; id < activation_count(); id++) {
+      output_tile(conv.update(1).specialize(activation == id));
+    }
+    conv.update(1).specialize_fail("activation id out of range");
   }
 
   // GPU: threads along vdim (adjacent threads touch adjacent memory, so loads and stores
@@ -358,7 +509,9 @@ class Conv2D : public Generator<Conv2D> {
   Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, yo{"yo"}, yi{"yi"},
       block_rows{"block_rows"}, task{"task"}, lanes{"lanes"}, vblocks{"vblocks"};
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
-  Func in_rows{"in_rows"}, conv{"conv"};
+  Var ci{"ci"}, e{"e"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"};
+  Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, conv{"conv"};
+  Func transformed_in{"transformed_in"}, winograd_m{"winograd_m"};
   RDom r;
 };
 

@@ -28,20 +28,25 @@ struct VariantInfo {
   std::string key;  // e.g. nhwc_k3x3_s1_d1
   std::string layout, groups;
   int kernel, stride, dilation;
+  bool nchw_by_channels, winograd;
+  // The packed weight block: the generator's filter_pack() rule, which the runtime shares.
+  int filter_pack(int vectors_per_block, int block_size) const {
+    return layout == "nhwc" || nchw_by_channels ? 16 * vectors_per_block : block_size;
+  }
 };
 
 // The build's CPU variants, from the generated X-macro table.
 std::vector<VariantInfo> build_variants() {
   std::vector<VariantInfo> out;
 #define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, \
-                        targets)                                                           \
+                        targets, by_channels, winograd)                                    \
   if (std::string(#backend) == "CPU") {                                                    \
     std::string key = #fn;                                                                 \
     key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                  \
     std::string l = #layout, g = #groups;                                                  \
     std::transform(l.begin(), l.end(), l.begin(), ::tolower);                              \
     std::transform(g.begin(), g.end(), g.begin(), ::tolower);                              \
-    out.push_back({key, l, g, kernel, stride, dilation});                                  \
+    out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd});           \
   }
 #include "variants.inc"
 #undef HALCONV_VARIANT
@@ -61,7 +66,10 @@ bool serves(const VariantInfo& v, const halconv::Problem& p) {
   spec.dilation = v.dilation;
   spec.groups = v.groups == "dense"       ? halconv::GroupsMode::dense
                 : v.groups == "depthwise" ? halconv::GroupsMode::depthwise
+                : v.groups == "narrow"    ? halconv::GroupsMode::narrow
                                           : halconv::GroupsMode::grouped;
+  spec.nchw_by_channels = v.nchw_by_channels;
+  spec.winograd = v.winograd;
   return halconv::detail::shape_decline_reason(spec, p).empty();
 }
 
@@ -90,18 +98,22 @@ double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv
                                    {"stride", std::to_string(v.stride)},
                                    {"dilation", std::to_string(v.dilation)},
                                    {"groups_mode", v.groups},
+                                   {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
+                                   {"algorithm", v.winograd ? "winograd" : "direct"},
                                    {"vectors_per_block", std::to_string(cand.vectors_per_block)},
                                    {"block_size", std::to_string(cand.block_size)},
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
-  // The packed weight block is the generator's filter_pack() rule, which the runtime shares.
-  const int pack = nhwc ? 16 * cand.vectors_per_block : cand.block_size;
+  const int pack = v.filter_pack(cand.vectors_per_block, cand.block_size);
   const int blocks = static_cast<int>((p.filters + pack - 1) / pack);
   const int cin_g = static_cast<int>(p.in_c / p.groups);
   Halide::Buffer<float> input = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
                                      : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
-  Halide::Buffer<float> kernel(pack, cin_g, p.kernel_w, p.kernel_h, blocks);
+  // Winograd variants take transformed weights, a 4x4 kernel.
+  const int kernel_w = v.winograd ? 4 : static_cast<int>(p.kernel_w);
+  const int kernel_h = v.winograd ? 4 : static_cast<int>(p.kernel_h);
+  Halide::Buffer<float> kernel(pack, cin_g, kernel_w, kernel_h, blocks);
   Halide::Buffer<float> bias(blocks * pack);
   Halide::Buffer<float> output = nhwc ? Halide::Buffer<float>(p.filters, p.out_w, p.out_h, p.batch)
                                       : Halide::Buffer<float>(p.out_w, p.out_h, p.filters, p.batch);
@@ -128,10 +140,10 @@ double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv
 
 std::vector<Candidate> candidates_for(const VariantInfo& v) {
   std::vector<Candidate> out;
-  const std::vector<int> vpbs =
-      v.layout == "nhwc" ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
+  const bool by_channels = v.layout == "nhwc" || v.nchw_by_channels;
+  const std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
   const std::vector<int> blocks =
-      v.layout == "nhwc" ? std::vector<int>{3, 6, 8, 12} : std::vector<int>{2, 4, 6};
+      by_channels ? std::vector<int>{3, 6, 8, 12} : std::vector<int>{2, 4, 6};
   for (int vpb : vpbs)
     for (int b : blocks)
       for (int rows : {2, 8}) out.push_back({vpb, b, rows});
@@ -148,6 +160,10 @@ int main(int argc, char** argv) {
   app.add_option("--schedules", schedule_path, "schedule file to update")->capture_default_str();
   app.add_option("--only", only, "tune only variants whose key contains this");
   app.add_flag("--dry-run", dry_run, "report, but do not write the schedule file");
+  bool check = false;
+  app.add_flag("--check", check,
+               "search again without writing, and report whether the committed parameters are "
+               "within noise (5%) of this run's winner; exit status 3 if not");
   CLI11_PARSE(app, argc, argv);
   try {
     const Halide::Target target = Halide::get_jit_target_from_environment();
@@ -165,7 +181,9 @@ int main(int argc, char** argv) {
     };
     std::vector<Job> jobs;
     size_t total_runs = 0;
-    for (const VariantInfo& v : build_variants()) {
+    const std::vector<VariantInfo> table = build_variants();
+    for (size_t index = 0; index < table.size(); index++) {
+      const VariantInfo& v = table[index];
       if (!only.empty() && v.key.find(only) == std::string::npos) continue;
       Job job{v, {}};
       for (const SuiteShape& s : suite) {
@@ -176,16 +194,11 @@ int main(int argc, char** argv) {
             v.layout == "nhwc" ? s.input
                                : halconv::Shape{s.input[0], s.input[3], s.input[1], s.input[2]};
         const halconv::Problem p = halconv::make_problem(c, shape);
-        if (!serves(v, p)) continue;
-        // A generic variant is tuned on the shapes selection gives it: those no specialized
-        // variant of its layout serves.
+        // A variant is tuned on its shape class: the shapes selection gives it, which no variant
+        // ahead of it in the table (best first) serves.
         bool taken = false;
-        if (v.kernel == 0) {
-          for (const VariantInfo& other : build_variants()) {
-            taken = taken || (other.layout == v.layout && other.kernel != 0 && serves(other, p));
-          }
-        }
-        if (!taken) job.shapes.emplace_back(s.name, p);
+        for (size_t before = 0; before < index; before++) taken = taken || serves(table[before], p);
+        if (!taken && serves(v, p)) job.shapes.emplace_back(s.name, p);
       }
       if (job.shapes.empty()) continue;
       total_runs += (candidates_for(v).size() + 1) * job.shapes.size();
@@ -193,6 +206,9 @@ int main(int argc, char** argv) {
     }
     std::printf("tuning %zu variants, %zu candidate runs, on %s\n", jobs.size(), total_runs,
                 target.to_string().c_str());
+    if (check) dry_run = true;
+    constexpr double kNoise = 1.05;
+    int reproduced = 0;
     size_t done = 0;
     const auto start = Clock::now();
     json report = json::object();
@@ -205,6 +221,7 @@ int main(int argc, char** argv) {
       Candidate best = default_candidate;
       double best_score = 1.0;  // geomean of time relative to the default
       std::map<std::string, double> best_ms = default_ms;
+      std::map<std::string, double> scores = {{default_candidate.text(), 1.0}};
       for (const Candidate& cand : candidates_for(job.v)) {
         double log_sum = 0;
         std::map<std::string, double> ms;
@@ -214,6 +231,7 @@ int main(int argc, char** argv) {
           done++;
         }
         const double score = std::exp(log_sum / job.shapes.size());
+        scores[cand.text()] = score;
         // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
         // the tuned schedule must be at least as fast everywhere, not just on average.
         bool no_regression = true;
@@ -247,6 +265,24 @@ int main(int argc, char** argv) {
                                           {"block_size", best.block_size},
                                           {"rows_per_task", best.rows_per_task}};
       report[job.v.key] = {{"winner", best.text()}, {"shapes", shapes}};
+      if (check) {
+        const json committed_json = schedules["tuned"]["variants"].value(job.v.key, json::object());
+        const std::string committed = committed_json.value("winner", std::string("(none)"));
+        const auto found = scores.find(committed);
+        const bool same = found != scores.end() && found->second <= kNoise * best_score;
+        reproduced += same;
+        std::printf("  %-18s committed %s: %s (this run's winner %s)\n", job.v.key.c_str(),
+                    committed.c_str(),
+                    found == scores.end() ? "not among the candidates"
+                    : same                ? "reproduced within noise"
+                                          : "slower than this run's winner by more than 5%",
+                    best.text().c_str());
+      }
+    }
+    if (check) {
+      std::printf("committed choice reproduced within noise for %d of %zu variants\n", reproduced,
+                  jobs.size());
+      return reproduced == static_cast<int>(jobs.size()) ? 0 : 3;
     }
     // Merge: a run with --only keeps the other variants' earlier reports.
     json& tuned = schedules["tuned"];

@@ -12,6 +12,7 @@
 
 #include "halconv_axis_activation_cpu.h"
 #include "registry.h"
+#include "winograd.h"
 
 namespace halconv {
 namespace {
@@ -93,11 +94,19 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
 
   // Pack the weights block-major: blocks of `pack` filters, each contiguous as
   // (ky, kx, ci, filter % pack), zero past the last filter. See the generator's filter_pack().
+  // Winograd variants take the transformed weights, packed the same way as a 4x4 kernel.
   const int64_t pack = im.variant->filter_tile();
   const int64_t filters = problem.filters;
   const int64_t blocks = (filters + pack - 1) / pack;
   const int64_t cin_per_group = problem.in_c / problem.groups;
-  const int64_t rows = problem.kernel_h * problem.kernel_w * cin_per_group;
+  std::vector<float> transformed;
+  int64_t kernel_h = problem.kernel_h, kernel_w = problem.kernel_w;
+  if (im.variant->winograd) {
+    transformed = detail::winograd_weights(kernel, cin_per_group, filters);
+    kernel = transformed.data();
+    kernel_h = kernel_w = 4;
+  }
+  const int64_t rows = kernel_h * kernel_w * cin_per_group;
   im.packed_kernel.assign(rows * blocks * pack, 0.0f);
   for (int64_t b = 0; b < blocks; b++) {
     const int64_t count = std::min(pack, filters - b * pack);
@@ -112,9 +121,8 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   const auto extent = [](int64_t v) { return static_cast<int32_t>(v); };
   im.kernel_dims[0] = {0, extent(pack), 1};
   im.kernel_dims[1] = {0, extent(cin_per_group), extent(pack)};
-  im.kernel_dims[2] = {0, extent(problem.kernel_w), extent(pack * cin_per_group)};
-  im.kernel_dims[3] = {0, extent(problem.kernel_h),
-                       extent(pack * cin_per_group * problem.kernel_w)};
+  im.kernel_dims[2] = {0, extent(kernel_w), extent(pack * cin_per_group)};
+  im.kernel_dims[3] = {0, extent(kernel_h), extent(pack * cin_per_group * kernel_w)};
   im.kernel_dims[4] = {0, extent(blocks), extent(pack * rows)};
   im.bias_dims[0] = {0, extent(blocks * pack), 1};
   im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 5);

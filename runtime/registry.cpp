@@ -19,6 +19,7 @@ using halconv::GroupsMode;
 constexpr GroupsMode DENSE = GroupsMode::dense;
 constexpr GroupsMode GROUPED = GroupsMode::grouped;
 constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
+constexpr GroupsMode NARROW = GroupsMode::narrow;
 constexpr Device CPU = Device::cpu;
 constexpr Device CUDA = Device::cuda;
 constexpr Device OPENCL = Device::opencl;
@@ -77,10 +78,10 @@ Variant make_variant(const VariantSpec& spec) {
 std::deque<Variant> builtin_table() {
   using namespace columns;
   std::deque<Variant> table;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, \
-                        targets)                                                           \
-  table.push_back(make_variant(                                                            \
-      {#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, &fn}));
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,   \
+                        targets, by_channels, winograd)                                      \
+  table.push_back(make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, \
+                                block, targets, &fn, by_channels, winograd}));
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;
@@ -119,7 +120,8 @@ int64_t Variant::filter_tile() const {
   // within this bound (CMakeLists.txt checks it).
   constexpr int kGpuChannelSpan = 64;
   if (backend != Device::cpu) return kGpuChannelSpan;
-  return layout == DataFormat::channels_last ? kWidestVector * vectors_per_block : block_size;
+  const bool by_channels = layout == DataFormat::channels_last || nchw_by_channels;
+  return by_channels ? kWidestVector * vectors_per_block : block_size;
 }
 
 std::vector<Variant> variants() {

@@ -54,11 +54,17 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       c.kernel_size = v.kernel ? v.kernel : 3;
       c.strides = v.stride ? v.stride : 2;
       c.dilation_rate = v.dilation ? v.dilation : 1;
-      const bool depthwise = v.groups == GroupsMode::depthwise;
+      // One input channel per group where the variant is for groups; by-channels NCHW and
+      // Winograd variants take only layers with 16 inputs or more.
+      const bool channel_groups =
+          v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow;
       c.filters = 34;
-      c.groups = depthwise ? 34 : 1;
+      c.groups = channel_groups ? 34 : 1;
       c.activation = activation;
-      const int64_t in_c = depthwise ? 34 : 5;
+      const int64_t in_c = channel_groups ? 34
+                           : v.nchw_by_channels || v.winograd
+                               ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
+                               : 5;
       const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
                                                                 : Shape{2, in_c, size, size + 3};
       const Problem p = make_problem(c, shape);

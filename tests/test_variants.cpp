@@ -60,9 +60,36 @@ struct CaseGenerator {
     c.strides = v.stride ? Pair(v.stride) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
     c.dilation_rate =
         v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
-    int64_t in_c = pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33});
+    // NCHW-by-channels dense and Winograd variants take layers with at least 16 inputs.
+    const bool many_inputs = (v.nchw_by_channels && v.groups != GroupsMode::narrow) || v.winograd;
+    int64_t in_c = many_inputs ? pick<int64_t>({16, 17, 31, 33})
+                               : pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33});
     int64_t filters = pick<int64_t>({1, 5, 8, 15, 16, 17, 31, 32, 33, 63, 65});
-    if (v.groups == GroupsMode::depthwise) {
+    if (v.groups == GroupsMode::narrow) {
+      // groups > 1, 1 to kNarrowGroupChannels input channels per group.
+      switch (pick({0, 1, 2, 3})) {
+        case 0:  // depthwise with a channel multiplier
+          in_c = pick<int64_t>({2, 3, 9, 17});
+          c.groups = in_c;
+          filters = in_c * pick<int64_t>({1, 2, 3});
+          break;
+        case 1:
+          in_c = 4 * pick<int64_t>({1, 2, 5});
+          c.groups = 2;
+          filters = 2 * pick<int64_t>({1, 3, 8, 17});
+          break;
+        case 2:
+          in_c = 32;
+          c.groups = pick<int64_t>({2, 8});
+          filters = c.groups * pick<int64_t>({1, 4, 5});
+          break;
+        default:
+          in_c = 8;
+          c.groups = 4;
+          filters = 4 * pick<int64_t>({1, 5});
+          break;
+      }
+    } else if (v.groups == GroupsMode::depthwise) {
       c.groups = in_c;
       filters = in_c;
     } else if (v.groups == GroupsMode::grouped) {
@@ -146,10 +173,11 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.kernel_size = v.kernel ? v.kernel : 3;
     c.strides = v.stride ? v.stride : 2;
     c.dilation_rate = v.dilation ? v.dilation : 1;
-    c.filters = v.groups == GroupsMode::depthwise ? 9 : 17;
-    c.groups = v.groups == GroupsMode::depthwise ? 9 : 1;
-    const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, 9}
-                                                              : Shape{1, 9, size, size + 1};
+    const int64_t in_c = 17;
+    c.filters = v.groups == GroupsMode::narrow ? 2 * in_c : 17;
+    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? in_c : 1;
+    const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
+                                                              : Shape{1, in_c, size, size + 1};
     EXPECT_LE(run(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
   }
 }
@@ -168,7 +196,7 @@ TEST_P(EveryVariant, EveryActivation) {
     c.strides = v.stride ? v.stride : 1;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     c.filters = 18;  // even, so that glu can halve channels_last outputs
-    c.groups = v.groups == GroupsMode::depthwise ? 18 : 1;
+    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? 18 : 1;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
     const Shape shape =
@@ -202,9 +230,57 @@ TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
   const Selection s = select_variant(p, Device::cpu);
   EXPECT_EQ(s.chosen, "conv2d_nhwc_k3x3_s2_d1_cpu");
   ASSERT_FALSE(s.declined.empty());
-  EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_k1x1_sr_d1_cpu");
-  EXPECT_NE(s.declined[0].second.find("kernel_size 3x3"), std::string::npos);
+  EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  EXPECT_NE(s.declined[0].second.find("strides 2x2"), std::string::npos);
+  EXPECT_EQ(s.declined[1].first, "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_NE(s.declined[1].second.find("kernel_size 3x3"), std::string::npos);
   EXPECT_NE(explain(p, Device::cpu).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
+}
+
+// Winograd adds and subtracts transformed values: on a deep layer its rounding error stays within
+// a small factor of the direct variant's, far inside the conformance bound.
+TEST(Winograd, RoundsLikeTheDirectVariant) {
+  Conv2DConfig c;
+  c.filters = 40;
+  c.kernel_size = 3;
+  c.padding = Padding::same;
+  const Shape shape{1, 13, 15, 256};
+  double direct = 0, winograd = 0;
+  {
+    const ForcedVariant forced("conv2d_nhwc_k3x3_s1_d1_cpu");
+    direct = run_case(c, shape, 5, Device::cpu);
+  }
+  {
+    const ForcedVariant forced("conv2d_nhwc_wino3x3_s1_d1_cpu");
+    winograd = run_case(c, shape, 5, Device::cpu);
+  }
+  std::printf("relative error: direct %.3g, winograd %.3g\n", direct, winograd);
+  EXPECT_LE(winograd, 1e-5);
+  EXPECT_LE(winograd, 4 * direct + 1e-7);
+}
+
+// Shape classes: the rules that send a layer to the variant measured fastest for it.
+TEST(Selection, ShapeClassesFollowChannelCounts) {
+  auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups) {
+    Conv2DConfig c;
+    c.data_format = format;
+    c.filters = filters;
+    c.groups = groups;
+    c.kernel_size = 3;
+    c.padding = Padding::same;
+    const Shape shape =
+        format == DataFormat::channels_last ? Shape{1, 12, 12, in_c} : Shape{1, in_c, 12, 12};
+    return select_variant(make_problem(c, shape), Device::cpu).chosen;
+  };
+  const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
+  EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
+  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped_cpu");
+  EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_generic_cpu");  // 32 channels per group
+  EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_k3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
+  EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {

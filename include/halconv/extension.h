@@ -17,7 +17,12 @@ using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
                                 int32_t pad_left, int32_t groups, int32_t filters,
                                 int32_t activation, halide_buffer_t* output);
 
-enum class GroupsMode { dense, grouped, depthwise };
+// dense: groups 1. grouped: any groups. depthwise: groups == input channels == filters.
+// narrow: groups > 1 with at most kNarrowGroupChannels input channels per group.
+enum class GroupsMode { dense, grouped, depthwise, narrow };
+constexpr int kNarrowGroupChannels = 16;
+constexpr int kWinogradMinChannels = 16;
+constexpr int kNchwByChannelsMinChannels = 16;
 
 // What a variant was generated for; 0 for kernel, stride or dilation means a run-time value.
 struct VariantSpec {
@@ -32,6 +37,12 @@ struct VariantSpec {
   int block_size;
   const char* targets;
   GeneratedConv2D function;
+  // NCHW variants generated with nchw_by_channels=true vectorize along channels, as NHWC does;
+  // unless narrow-grouped, they serve layers with kNchwByChannelsMinChannels inputs per group.
+  bool nchw_by_channels = false;
+  // Generated with algorithm=winograd (F(2x2, 3x3)): the runtime transforms the weights. Such a
+  // variant serves layers with at least kWinogradMinChannels input channels.
+  bool winograd = false;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
