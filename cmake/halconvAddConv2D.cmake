@@ -94,7 +94,8 @@ function(halconv_add_conv2d)
     string(APPEND registrations
            "    halconv::register_variant({\"${function}\", ${layout}, ${KERNEL}, ${STRIDE}, ${DILATION}, "
            "halconv::GroupsMode::${ARG_GROUPS}, halconv::Device::${device}, ${vectors_per_block}, "
-           "${block_size}, \"${target_list}\", &${function}}),\n")
+           "${block_size}, \"${target_list}\", &${function}, /*nchw_by_channels=*/false, "
+           "/*winograd=*/false}),\n")
   endforeach ()
   set(register_source "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_register.cpp")
   file(WRITE "${register_source}.tmp"
