@@ -209,7 +209,8 @@ class Conv2D : public Generator<Conv2D> {
       // (filter, channel of its group, x, y, n), and the inner loop loads it as a dense vector.
       // Out-of-range channels (padded filters) read the zero fill.
       const Expr cin_per_group = kernel.dim(1).extent();
-      const Expr in_channel = (c / (filters / groups)) * cin_per_group + ci;
+      group_first_channel(c) = (c / (filters / groups)) * cin_per_group;
+      const Expr in_channel = group_first_channel(c) + ci;
       if (nhwc) {
         in_by_filter(c, ci, x, y, n) = zero_filled(in_channel, x, y, n);
       } else {
@@ -342,8 +343,15 @@ class Conv2D : public Generator<Conv2D> {
     order.push_back(y);
     order.push_back(n);
     reduce.reorder(order);
+    // RGB input (the seed's shapes, network stems): three input channels as constants, unrolled,
+    // where a run-time trip count of 3 costs loop overhead per FMA group.
+    const Expr rgb = kernel.dim(1).extent() == 3;
+    if (groups_mode == GroupsMode::Dense) {
+      reduce.specialize(rgb).unroll(r[0]);
+    }
     if (groups_mode == GroupsMode::Grouped) {
       // Same schedule (a specialization copies it), with the channel index folded for groups 1.
+      reduce.specialize(groups == 1 && rgb).unroll(r[0]);
       reduce.specialize(groups == 1);
     }
     for (int id = 0; id < activation_count(); id++) {
@@ -407,6 +415,7 @@ class Conv2D : public Generator<Conv2D> {
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
     if (groups_mode == GroupsMode::Narrow) {
+      group_first_channel.compute_at(output, task);
       in_by_filter.compute_at(output, task).vectorize(c, vec);
     } else {
       in_rows.compute_at(output, task).vectorize(vdim, vec);
@@ -511,6 +520,8 @@ class Conv2D : public Generator<Conv2D> {
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
   Var ci{"ci"}, e{"e"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"};
   Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, conv{"conv"};
+  // A filter's first input channel: one division per filter and task, not per vector lane.
+  Func group_first_channel{"group_first_channel"};
   Func transformed_in{"transformed_in"}, winograd_m{"winograd_m"};
   RDom r;
 };
