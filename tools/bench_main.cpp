@@ -37,6 +37,31 @@ struct Timing {
   double median_ms, min_ms;
 };
 
+// Tensors as inference engines allocate them, on cache-line (64-byte) boundaries; a plain
+// std::vector of a large size sits 16 bytes past a page, where every other vector store splits a
+// cache line. Both libraries get the same buffers.
+class AlignedTensor {
+ public:
+  explicit AlignedTensor(size_t count)
+      : count_(count),
+        data_(static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64))) {
+    if (data_ == nullptr) throw std::bad_alloc();
+    std::fill(data_.get(), data_.get() + count, 0.0f);
+  }
+  explicit AlignedTensor(const std::vector<float>& values) : AlignedTensor(values.size()) {
+    std::copy(values.begin(), values.end(), data_.get());
+  }
+  float* data() const { return data_.get(); }
+  size_t size() const { return count_; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  size_t count_;
+  std::unique_ptr<float, Free> data_;
+};
+
 Timing time_calls(const std::function<void()>& call) {
   call();  // warm-up: first-touch of pages, device copies, caches
   std::vector<double> ms;
@@ -273,13 +298,14 @@ int main(int argc, char** argv) {
     for (const SuiteShape& s : read_suite(suite_path, halconv::parse_data_format(format))) {
       if (!only.empty() && s.name.find(only) == std::string::npos) continue;
       const halconv::Problem p = halconv::make_problem(s.config, s.input);
-      const auto input = halconv::testing::random_values(halconv::Tensor(s.input).data.size(), 1);
+      const AlignedTensor input(
+          halconv::testing::random_values(halconv::Tensor(s.input).data.size(), 1));
       const auto kernel =
           halconv::testing::random_values(halconv::Tensor(p.kernel_shape()).data.size(), 2);
       const auto bias = halconv::testing::random_values(static_cast<size_t>(p.filters), 3);
       const halconv::Plan plan(p, kernel.data(), bias.data(), device);
-      std::vector<float> output(static_cast<size_t>(p.output_elements()));
-      std::vector<float> onednn_output(output.size());
+      AlignedTensor output(static_cast<size_t>(p.output_elements()));
+      AlignedTensor onednn_output(output.size());
       std::unique_ptr<OneDnn> peer;
       if (onednn) peer = std::make_unique<OneDnn>(p, input.data(), onednn_output.data());
       const double gflop = 2.0 * p.batch * p.out_h * p.out_w * p.filters * (p.in_c / p.groups) *
