@@ -29,9 +29,24 @@ struct VariantInfo {
   std::string layout, groups;
   int kernel, stride, dilation;
   bool nchw_by_channels, winograd;
-  // The packed weight block: the generator's filter_pack() rule, which the runtime shares.
-  int filter_pack(int vectors_per_block, int block_size) const {
-    return layout == "nhwc" || nchw_by_channels ? 16 * vectors_per_block : block_size;
+  // The runtime's description of this variant with these schedule parameters.
+  halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1) const {
+    halconv::VariantSpec s{};
+    s.layout =
+        layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
+    s.kernel = kernel;
+    s.stride = stride;
+    s.dilation = dilation;
+    s.groups = groups == "dense"       ? halconv::GroupsMode::dense
+               : groups == "depthwise" ? halconv::GroupsMode::depthwise
+               : groups == "narrow"    ? halconv::GroupsMode::narrow
+                                       : halconv::GroupsMode::grouped;
+    s.backend = halconv::Device::cpu;
+    s.vectors_per_block = vectors_per_block;
+    s.block_size = block_size;
+    s.nchw_by_channels = nchw_by_channels;
+    s.winograd = winograd;
+    return s;
   }
 };
 
@@ -58,19 +73,7 @@ using halconv::bench::SuiteShape;
 
 // Does the variant serve this problem? The runtime's own rule.
 bool serves(const VariantInfo& v, const halconv::Problem& p) {
-  halconv::VariantSpec spec{};
-  spec.layout =
-      v.layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
-  spec.kernel = v.kernel;
-  spec.stride = v.stride;
-  spec.dilation = v.dilation;
-  spec.groups = v.groups == "dense"       ? halconv::GroupsMode::dense
-                : v.groups == "depthwise" ? halconv::GroupsMode::depthwise
-                : v.groups == "narrow"    ? halconv::GroupsMode::narrow
-                                          : halconv::GroupsMode::grouped;
-  spec.nchw_by_channels = v.nchw_by_channels;
-  spec.winograd = v.winograd;
-  return halconv::detail::shape_decline_reason(spec, p).empty();
+  return halconv::detail::shape_decline_reason(v.spec(), p).empty();
 }
 
 // Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
@@ -105,7 +108,9 @@ double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
-  const int pack = v.filter_pack(cand.vectors_per_block, cand.block_size);
+  // The packed weight block: the runtime's rule (the generator's filter_pack() matches it).
+  const int pack = static_cast<int>(
+      halconv::detail::filter_tile(v.spec(cand.vectors_per_block, cand.block_size)));
   const int blocks = static_cast<int>((p.filters + pack - 1) / pack);
   const int cin_g = static_cast<int>(p.in_c / p.groups);
   Halide::Buffer<float> input = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)

@@ -114,15 +114,7 @@ std::string Variant::decline_reason(const Problem& p, Device device) const {
   return shape_decline_reason(*this, p);
 }
 
-int64_t Variant::filter_tile() const {
-  constexpr int kWidestVector = 16;  // floats in an AVX-512 register
-  // A GPU thread block spans block_size * gpu_threads_b channels (NCHW); the build keeps that
-  // within this bound (CMakeLists.txt checks it).
-  constexpr int kGpuChannelSpan = 64;
-  if (backend != Device::cpu) return kGpuChannelSpan;
-  const bool by_channels = layout == DataFormat::channels_last || nchw_by_channels;
-  return by_channels ? kWidestVector * vectors_per_block : block_size;
-}
+int64_t Variant::filter_tile() const { return detail::filter_tile(*this); }
 
 std::vector<Variant> variants() {
   Table& t = table();

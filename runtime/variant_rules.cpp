@@ -58,4 +58,14 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
   return {};
 }
 
+int64_t filter_tile(const VariantSpec& v) {
+  constexpr int kWidestVector = 16;  // floats in an AVX-512 register
+  // A GPU thread block spans block_size * gpu_threads_b channels (NCHW); the build keeps that
+  // within this bound (CMakeLists.txt checks it).
+  constexpr int kGpuChannelSpan = 64;
+  if (v.backend != Device::cpu) return kGpuChannelSpan;
+  const bool by_channels = v.layout == DataFormat::channels_last || v.nchw_by_channels;
+  return by_channels ? kWidestVector * v.vectors_per_block : v.block_size;
+}
+
 }  // namespace halconv::detail

@@ -13,4 +13,8 @@ namespace halconv::detail {
 // otherwise why not. The backend is not considered here.
 std::string shape_decline_reason(const VariantSpec& v, const Problem& p);
 
+// The packed weights' filter count is padded to a multiple of this: one whole register tile at
+// the widest ISA (the generator's filter_pack() is the same rule).
+int64_t filter_tile(const VariantSpec& v);
+
 }  // namespace halconv::detail
