@@ -129,8 +129,8 @@ class Conv2D : public Generator<Conv2D> {
   // rows are transposed as they are staged and the output tile as it is stored, so layers with
   // many channels run the NHWC inner loop; the width-vectorized form stays better for a few.
   GeneratorParam<bool> nchw_by_channels{"nchw_by_channels", false};
-  // winograd: F(2x2, 3x3) for NHWC dense 3x3 stride 1 dilation 1 on the CPU; the weights arrive
-  // transformed, as (filter % pack, cin, 4, 4, filter / pack).
+  // winograd: F(2x2, 3x3) for dense 3x3 stride 1 dilation 1 on the CPU, NHWC or NCHW by channels;
+  // the weights arrive transformed, as (filter % pack, cin, 4, 4, filter / pack).
   GeneratorParam<Algorithm> algorithm{
       "algorithm",
       Algorithm::Direct,
@@ -145,6 +145,11 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<bool> linear_only{"linear_only", false};
   // Output rows per parallel CPU task (each task is one block of output channels).
   GeneratorParam<int> rows_per_task{"rows_per_task", 4};
+  // Input channels per reduction chunk (0: the whole reduction at once). Chunked, the accumulators
+  // of a whole task live in memory and each chunk's weights are reused across all of the task's
+  // tiles while they are in cache: for few pixels and many channels, where a tile's pass would
+  // otherwise stream the whole block's weights from memory.
+  GeneratorParam<int> reduction_chunk{"reduction_chunk", 0};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
   GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
   GeneratorParam<int> gpu_threads_b{"gpu_threads_b", 4};
@@ -178,14 +183,6 @@ class Conv2D : public Generator<Conv2D> {
       bounded[d] = Range(0, input.dim(d).extent());
     }
     Func zero_filled = BoundaryConditions::constant_exterior(input, 0.0f, bounded);
-    if (groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) {
-      if (nhwc) {
-        in_rows(c, x, y, n) = zero_filled(c, x, y, n);
-      } else {
-        in_rows(c, x, y, n) = zero_filled(x, y, c, n);
-      }
-    }
-
     const Expr kw = kernel_size > 0 ? Expr(kernel_size.value()) : kernel.dim(2).extent();
     const Expr kh = kernel_size > 0 ? Expr(kernel_size.value()) : kernel.dim(3).extent();
     const Expr sx = stride > 0 ? Expr(stride.value()) : stride_x;
@@ -193,16 +190,36 @@ class Conv2D : public Generator<Conv2D> {
     const Expr dx = dilation > 0 ? Expr(dilation.value()) : dilation_x;
     const Expr dy = dilation > 0 ? Expr(dilation.value()) : dilation_y;
 
+    // A 1x1 kernel along channel vectors stages its input at output coordinates: only the pixels
+    // a strided kernel reads are copied (a quarter for stride 2; for NCHW each is a gather).
+    const bool staged_at_output = kernel_size == 1 && channel_vectors();
+    // Winograd NCHW stages (transposes) each input pixel once, not once per overlapping tile.
+    const bool winograd_staged = algorithm == Algorithm::Winograd && !nhwc;
+    if ((groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) || winograd_staged) {
+      const Expr in_x = staged_at_output ? x * sx - pad_left : x;
+      const Expr in_y = staged_at_output ? y * sy - pad_top : y;
+      if (nhwc) {
+        in_rows(c, x, y, n) = zero_filled(c, in_x, in_y, n);
+      } else {
+        in_rows(c, x, y, n) = zero_filled(in_x, in_y, c, n);
+      }
+    }
+    // The staged input under kernel tap (kx, ky) for output (x, y).
+    const auto tap = [&](const Expr& channel, const Expr& kx, const Expr& ky) {
+      if (staged_at_output) return in_rows(channel, x, y, n);
+      return in_rows(channel, x * sx + kx * dx - pad_left, y * sy + ky * dy - pad_top, n);
+    };
+
     const int pack = filter_pack();
     auto weight = [&](const Expr& f, const Expr& ci, const Expr& kx, const Expr& ky) {
       return kernel(f % pack, ci, kx, ky, f / pack);
     };
     conv(c, x, y, n) = bias(c);
     if (algorithm == Algorithm::Winograd) {
-      _halide_user_assert(nhwc && kernel_size == 3 && stride == 1 && dilation == 1 &&
+      _halide_user_assert(channel_vectors() && kernel_size == 3 && stride == 1 && dilation == 1 &&
                           groups_mode == GroupsMode::Dense && !get_target().has_gpu_feature())
-          << "algorithm=winograd is for NHWC dense 3x3 stride 1 dilation 1 CPU variants";
-      define_winograd(zero_filled, weight);
+          << "algorithm=winograd is for dense 3x3 stride 1 dilation 1 CPU variants along channels";
+      define_winograd(winograd_staged ? in_rows : zero_filled, weight);
     } else if (groups_mode == GroupsMode::Narrow) {
       // Grouped with few input channels per group: a vector of output channels needs a different
       // input channel in each group, so the input is staged once per output channel,
@@ -224,8 +241,7 @@ class Conv2D : public Generator<Conv2D> {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
       r = RDom(0, kw, 0, kh, "r");
-      conv(c, x, y, n) += weight(c, 0, r.x, r.y) *
-                          in_rows(c, x * sx + r.x * dx - pad_left, y * sy + r.y * dy - pad_top, n);
+      conv(c, x, y, n) += weight(c, 0, r.x, r.y) * tap(c, r.x, r.y);
     } else {
       const Expr cin_per_group = kernel.dim(1).extent();
       r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
@@ -234,9 +250,7 @@ class Conv2D : public Generator<Conv2D> {
         // The schedule specializes groups == 1, where this folds to a broadcastable r.x.
         in_channel = select(groups == 1, r.x, (c / (filters / groups)) * cin_per_group + r.x);
       }
-      conv(c, x, y, n) +=
-          weight(c, r.x, r.y, r.z) *
-          in_rows(in_channel, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
+      conv(c, x, y, n) += weight(c, r.x, r.y, r.z) * tap(in_channel, r.y, r.z);
     }
     // All activations as one select ladder on the run-time id; the schedule specializes this stage
     // per id, and Halide folds the ladder to the one branch inside each specialization.
@@ -291,10 +305,11 @@ class Conv2D : public Generator<Conv2D> {
   }
 
   // conv += the F(2x2, 3x3) output tile holding (x, y). Input tiles start at even coordinates.
-  void define_winograd(Func zero_filled,
+  // in_channels_first: the zero-filled input as (c, x, y, n).
+  void define_winograd(Func in_channels_first,
                        const std::function<Expr(Expr, Expr, Expr, Expr)>& weight) {
     const auto input_value = [&](int i, int j) {
-      return zero_filled(c, 2 * tx + i - pad_left, 2 * ty + j - pad_top, n);
+      return in_channels_first(c, 2 * tx + i - pad_left, 2 * ty + j - pad_top, n);
     };
     transformed_in(c, e, tx, ty, n) = mux(e, transform_2d(kWinogradBt, input_value));
     RDom rc(0, kernel.dim(1).extent(), "rc");
@@ -333,25 +348,40 @@ class Conv2D : public Generator<Conv2D> {
     register_tile(conv);
     Stage reduce = conv.update(0);
     register_tile(reduce);
-    std::vector<VarOrRVar> order;
-    for (const Var& v : tile_vars) {
-      order.push_back(v);
-    }
+    // The reduction loops sit between the tile's loops and those that move the tile.
+    const auto reduce_order = [this](const std::vector<VarOrRVar>& reduction) {
+      std::vector<VarOrRVar> order(tile_vars.begin(), tile_vars.end());
+      order.insert(order.end(), reduction.begin(), reduction.end());
+      order.insert(order.end(), tile_outer_vars.begin(), tile_outer_vars.end());
+      order.push_back(y);
+      return order;
+    };
+    std::vector<VarOrRVar> reduction;
     for (int i = 0; i < r.dimensions(); i++) {
-      order.push_back(r[i]);
+      reduction.push_back(r[i]);
     }
-    order.push_back(y);
+    std::vector<VarOrRVar> order = reduce_order(reduction);
     order.push_back(n);
     reduce.reorder(order);
     // RGB input (the seed's shapes, network stems): three input channels as constants, unrolled,
-    // where a run-time trip count of 3 costs loop overhead per FMA group.
+    // where a run-time trip count of 3 costs loop overhead per FMA group. A specialization copies
+    // the schedule made so far, so these stay unchunked.
     const Expr rgb = kernel.dim(1).extent() == 3;
     if (groups_mode == GroupsMode::Dense) {
       reduce.specialize(rgb).unroll(r[0]);
     }
     if (groups_mode == GroupsMode::Grouped) {
-      // Same schedule (a specialization copies it), with the channel index folded for groups 1.
       reduce.specialize(groups == 1 && rgb).unroll(r[0]);
+    }
+    if (chunked_reduction()) {
+      reduction[0] = rci;
+      order = reduce_order(reduction);
+      order.push_back(rco);
+      order.push_back(n);
+      reduce.split(r[0], rco, rci, reduction_chunk, TailStrategy::GuardWithIf).reorder(order);
+    }
+    if (groups_mode == GroupsMode::Grouped) {
+      // The same schedule, with the channel index folded for groups 1.
       reduce.specialize(groups == 1);
     }
     for (int id = 0; id < activation_count(); id++) {
@@ -423,6 +453,20 @@ class Conv2D : public Generator<Conv2D> {
         in_rows.reorder_storage(x, y, c, n);
       }
     }
+    if (chunked_reduction()) {
+      // The accumulators of the task's whole region live in memory; the tile's loops (x in tiles
+      // of `block`) then move inside each chunk of input channels.
+      conv.compute_at(output, task).bound_extent(c, wide).reorder_storage(c, x, y, n);
+      tile_vars = {lanes, vblocks, xi};
+      tile_outer_vars = {xt};
+      return [vec, block, this](Stage s) {
+        s.split(x, xt, xi, block, TailStrategy::RoundUp)
+            .split(c, vblocks, lanes, vec)
+            .vectorize(lanes)
+            .unroll(vblocks)
+            .unroll(xi);
+      };
+    }
     conv.compute_at(output, x_tiles)
         .bound_extent(vdim, wide)
         .bound_extent(bdim, block)
@@ -431,6 +475,13 @@ class Conv2D : public Generator<Conv2D> {
     return [vdim, bdim, vec, this](Stage s) {
       s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
     };
+  }
+
+  // Chunking applies where the reduction's first dimension is input channels along a channel
+  // vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
+  bool chunked_reduction() const {
+    return reduction_chunk > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
+           algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
   }
 
   // Winograd on the CPU: a task is one channel block over `rows` output rows (an even count, whole
@@ -455,6 +506,9 @@ class Conv2D : public Generator<Conv2D> {
         .parallel(task)
         .vectorize(vi, vec);
 
+    if (layout == Layout::NCHW) {
+      in_rows.compute_at(output, task).vectorize(c, vec);
+    }
     // The 16 transformed values of one input tile share their 16 loads: the transform runs with
     // e unrolled inside each channel vector.
     transformed_in.compute_at(output, task)
@@ -463,15 +517,30 @@ class Conv2D : public Generator<Conv2D> {
         .vectorize(lanes)
         .unroll(e);
 
-    winograd_m.compute_at(output, bo)
-        .bound_extent(c, wide)
-        .bound_extent(tx, tiles)
-        .bound_extent(ty, 1)
-        .reorder_storage(c, tx, e, ty, n);
-    for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
-      s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(tx);
+    const int chunk = reduction_chunk.value();
+    if (chunk > 0) {
+      winograd_m.compute_at(output, task).bound_extent(c, wide).reorder_storage(c, tx, e, ty, n);
+      for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
+        s.split(c, vblocks, lanes, vec)
+            .split(tx, txo, txi, tiles, TailStrategy::GuardWithIf)
+            .vectorize(lanes)
+            .unroll(vblocks)
+            .unroll(txi);
+      }
+      winograd_m.update(0)
+          .split(r[0], rco, rci, chunk, TailStrategy::GuardWithIf)
+          .reorder(lanes, vblocks, txi, rci, e, txo, ty, rco, n);
+    } else {
+      winograd_m.compute_at(output, bo)
+          .bound_extent(c, wide)
+          .bound_extent(tx, tiles)
+          .bound_extent(ty, 1)
+          .reorder_storage(c, tx, e, ty, n);
+      for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
+        s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(tx);
+      }
+      winograd_m.update(0).reorder(lanes, vblocks, tx, r[0], e, ty, n);
     }
-    winograd_m.update(0).reorder(lanes, vblocks, tx, r[0], e, ty, n);
 
     conv.compute_at(output, bo)
         .bound_extent(c, wide)
@@ -518,7 +587,10 @@ class Conv2D : public Generator<Conv2D> {
   Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, yo{"yo"}, yi{"yi"},
       block_rows{"block_rows"}, task{"task"}, lanes{"lanes"}, vblocks{"vblocks"};
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
-  Var ci{"ci"}, e{"e"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"};
+  std::vector<Var> tile_outer_vars;  // loops that move the tile, between the reduction and y
+  Var ci{"ci"}, e{"e"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"}, txi{"txi"}, xt{"xt"},
+      xi{"xi"};
+  RVar rco{"rco"}, rci{"rci"};
   Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, conv{"conv"};
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};

@@ -1,8 +1,10 @@
 // halconv-tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
 // the Conv2D generator with candidate schedule parameters (vectors_per_block, block_size,
-// rows_per_task), times each on the suite's shapes that variant serves (its shape class), and
-// writes the winners to schedules/cpu.json, which the build reads. It reports the tuned-vs-default
-// speedup per shape. Measurements are medians of repeated runs on this machine, at its core count.
+// rows_per_task, reduction_chunk), times each on the suite's shapes that variant serves (its shape
+// class), then times the default, the committed parameters and the three best against each other
+// interleaved, and writes the winner to schedules/cpu.json, which the build reads. It reports the
+// tuned-vs-default speedup per shape from that final head-to-head. Measurements are medians of
+// repeated runs on this machine, at its core count.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -29,6 +32,7 @@ struct VariantInfo {
   std::string layout, groups;
   int kernel, stride, dilation;
   bool nchw_by_channels, winograd;
+  int max_filters;
   // The runtime's description of this variant with these schedule parameters.
   halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1) const {
     halconv::VariantSpec s{};
@@ -46,6 +50,7 @@ struct VariantInfo {
     s.block_size = block_size;
     s.nchw_by_channels = nchw_by_channels;
     s.winograd = winograd;
+    s.max_filters = max_filters;
     return s;
   }
 };
@@ -53,15 +58,15 @@ struct VariantInfo {
 // The build's CPU variants, from the generated X-macro table.
 std::vector<VariantInfo> build_variants() {
   std::vector<VariantInfo> out;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block, \
-                        targets, by_channels, winograd)                                    \
-  if (std::string(#backend) == "CPU") {                                                    \
-    std::string key = #fn;                                                                 \
-    key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                  \
-    std::string l = #layout, g = #groups;                                                  \
-    std::transform(l.begin(), l.end(), l.begin(), ::tolower);                              \
-    std::transform(g.begin(), g.end(), g.begin(), ::tolower);                              \
-    out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd});           \
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,    \
+                        targets, by_channels, winograd, max_filters)                          \
+  if (std::string(#backend) == "CPU") {                                                       \
+    std::string key = #fn;                                                                    \
+    key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                     \
+    std::string l = #layout, g = #groups;                                                     \
+    std::transform(l.begin(), l.end(), l.begin(), ::tolower);                                 \
+    std::transform(g.begin(), g.end(), g.begin(), ::tolower);                                 \
+    out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd, max_filters}); \
   }
 #include "variants.inc"
 #undef HALCONV_VARIANT
@@ -84,16 +89,35 @@ struct PipelineAccess : Halide::Internal::GeneratorBase {
 };
 
 struct Candidate {
-  int vectors_per_block, block_size, rows_per_task;
+  int vectors_per_block, block_size, rows_per_task, reduction_chunk;
   std::string text() const {
     return "vpb=" + std::to_string(vectors_per_block) + " block=" + std::to_string(block_size) +
-           " rows=" + std::to_string(rows_per_task);
+           " rows=" + std::to_string(rows_per_task) + " chunk=" + std::to_string(reduction_chunk);
   }
 };
 
-// Median ms of the variant with these parameters on one problem (JIT, this machine).
-double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
-                      const Halide::Target& target) {
+// The variant with these parameters, JIT-compiled for one problem, with its buffers.
+class CompiledCandidate {
+ public:
+  CompiledCandidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
+                    const Halide::Target& target);
+  double run_ms() {
+    const auto t0 = Clock::now();
+    pipeline_.realize(output_, target_);
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+
+ private:
+  Halide::Target target_;
+  std::unique_ptr<Halide::Internal::GeneratorBase> generator_;
+  Halide::Buffer<float> input_, kernel_, bias_, output_;
+  std::vector<Halide::Param<int32_t>> scalars_;
+  Halide::Pipeline pipeline_;
+};
+
+CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                                     const halconv::Problem& p, const Halide::Target& target)
+    : target_(target) {
   Halide::GeneratorContext context(target);
   auto gen = Halide::Internal::GeneratorRegistry::create("conv2d", context);
   gen->set_generator_param_values({{"layout", v.layout},
@@ -106,6 +130,7 @@ double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv
                                    {"vectors_per_block", std::to_string(cand.vectors_per_block)},
                                    {"block_size", std::to_string(cand.block_size)},
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
+                                   {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block: the runtime's rule (the generator's filter_pack() matches it).
@@ -134,30 +159,74 @@ double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv
   for (int i = 0; i < 9; i++) scalars[i].set(static_cast<int32_t>(values[i]));
   gen->set_inputs(input, kernel, bias, scalars[0], scalars[1], scalars[2], scalars[3], scalars[4],
                   scalars[5], scalars[6], scalars[7], scalars[8]);
-  Halide::Pipeline pipeline = (gen.get()->*PipelineAccess::build())();
-  pipeline.compile_jit(target);
-  pipeline.realize(output, target);  // warm-up
-  std::vector<double> ms;
-  const auto start = Clock::now();
-  while (ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
-    const auto t0 = Clock::now();
-    pipeline.realize(output, target);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    if (ms.size() >= 500) break;
-  }
+  pipeline_ = (gen.get()->*PipelineAccess::build())();
+  pipeline_.compile_jit(target);
+  generator_ = std::move(gen);
+  input_ = input;
+  kernel_ = kernel;
+  bias_ = bias;
+  output_ = output;
+  scalars_ = scalars;
+  run_ms();  // warm-up
+}
+
+double median(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
 }
 
-std::vector<Candidate> candidates_for(const VariantInfo& v) {
+// Median ms of the variant with these parameters on one problem (JIT, this machine).
+double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
+                      const Halide::Target& target) {
+  CompiledCandidate compiled(v, cand, p, target);
+  std::vector<double> ms;
+  const auto start = Clock::now();
+  while (ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
+    ms.push_back(compiled.run_ms());
+    if (ms.size() >= 500) break;
+  }
+  return median(ms);
+}
+
+// Median ms of each candidate, timed in rounds of one run each: this VM's speed drifts by 20-50%
+// over seconds, and interleaving makes a drift hit every candidate alike.
+std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
+                                     const halconv::Problem& p, const Halide::Target& target) {
+  std::vector<std::unique_ptr<CompiledCandidate>> compiled;
+  for (const Candidate& cand : cands) {
+    compiled.push_back(std::make_unique<CompiledCandidate>(v, cand, p, target));
+  }
+  std::vector<std::vector<double>> ms(cands.size());
+  const auto start = Clock::now();
+  while (ms[0].size() < 15 || std::chrono::duration<double>(Clock::now() - start).count() < 1.5) {
+    for (size_t i = 0; i < cands.size(); i++) ms[i].push_back(compiled[i]->run_ms());
+    if (ms[0].size() >= 1000) break;
+  }
+  std::vector<double> medians;
+  for (const auto& m : ms) medians.push_back(median(m));
+  return medians;
+}
+
+std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels) {
   std::vector<Candidate> out;
+  // Reduction chunks only where the reduction has more input channels than a chunk (the
+  // generator chunks channel-vector direct and Winograd variants, not depthwise ones).
+  constexpr int kChunk = 64;
+  std::vector<int> chunks = {0};
+  const bool channel_vectors = v.layout == "nhwc" || v.nchw_by_channels;
+  if (max_in_channels > kChunk && channel_vectors && v.groups != "depthwise") {
+    chunks.push_back(kChunk);
+  }
   const bool by_channels = v.layout == "nhwc" || v.nchw_by_channels;
-  const std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
+  std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
+  // A few-filters variant's tile is its filter bound (the build checks it).
+  if (v.max_filters > 0) vpbs = {v.max_filters / 16};
   const std::vector<int> blocks =
       by_channels ? std::vector<int>{3, 6, 8, 12} : std::vector<int>{2, 4, 6};
   for (int vpb : vpbs)
     for (int b : blocks)
-      for (int rows : {2, 8}) out.push_back({vpb, b, rows});
+      for (int rows : {2, 8})
+        for (int chunk : chunks) out.push_back({vpb, b, rows, chunk});
   return out;
 }
 
@@ -182,13 +251,14 @@ int main(int argc, char** argv) {
     json schedules = json::parse(schedule_in);
     const json defaults = schedules["default"];
     const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
-                                      defaults["rows_per_task"]};
+                                      defaults["rows_per_task"], defaults["reduction_chunk"]};
     const auto suite = read_suite(suite_path, halconv::DataFormat::channels_last);
 
     // Work list: each variant with its shape class, both layouts from the same suite.
     struct Job {
       VariantInfo v;
       std::vector<std::pair<std::string, halconv::Problem>> shapes;
+      int64_t in_channels = 0;  // the most input channels per group among the shapes
     };
     std::vector<Job> jobs;
     size_t total_runs = 0;
@@ -196,7 +266,7 @@ int main(int argc, char** argv) {
     for (size_t index = 0; index < table.size(); index++) {
       const VariantInfo& v = table[index];
       if (!only.empty() && v.key.find(only) == std::string::npos) continue;
-      Job job{v, {}};
+      Job job{v, {}, 0};
       for (const SuiteShape& s : suite) {
         halconv::Conv2DConfig c = s.config;
         c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
@@ -212,7 +282,10 @@ int main(int argc, char** argv) {
         if (!taken && serves(v, p)) job.shapes.emplace_back(s.name, p);
       }
       if (job.shapes.empty()) continue;
-      total_runs += (candidates_for(v).size() + 1) * job.shapes.size();
+      for (const auto& shape : job.shapes) {
+        job.in_channels = std::max(job.in_channels, shape.second.in_c / shape.second.groups);
+      }
+      total_runs += (candidates_for(v, job.in_channels).size() + 1) * job.shapes.size();
       jobs.push_back(job);
     }
     std::printf("tuning %zu variants, %zu candidate runs, on %s\n", jobs.size(), total_runs,
@@ -224,70 +297,89 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     json report = json::object();
     for (const Job& job : jobs) {
+      // Search: each candidate timed on its own, relative to the default.
       std::map<std::string, double> default_ms;
       for (const auto& [name, p] : job.shapes) {
         default_ms[name] = time_candidate(job.v, default_candidate, p, target);
         done++;
       }
-      Candidate best = default_candidate;
-      double best_score = 1.0;  // geomean of time relative to the default
-      std::map<std::string, double> best_ms = default_ms;
-      std::map<std::string, double> scores = {{default_candidate.text(), 1.0}};
-      for (const Candidate& cand : candidates_for(job.v)) {
+      std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
+      for (const Candidate& cand : candidates_for(job.v, job.in_channels)) {
         double log_sum = 0;
-        std::map<std::string, double> ms;
         for (const auto& [name, p] : job.shapes) {
-          ms[name] = time_candidate(job.v, cand, p, target);
-          log_sum += std::log(ms[name] / default_ms[name]);
+          log_sum += std::log(time_candidate(job.v, cand, p, target) / default_ms[name]);
           done++;
         }
-        const double score = std::exp(log_sum / job.shapes.size());
-        scores[cand.text()] = score;
-        // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
-        // the tuned schedule must be at least as fast everywhere, not just on average.
-        bool no_regression = true;
-        for (const auto& [name, t] : ms)
-          no_regression = no_regression && t <= 1.03 * default_ms[name];
-        const bool better = no_regression && score < best_score;
+        ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-        std::printf("[%4zu/%zu, eta %4.0fs] %-18s %-24s relative time %.3f%s\n", done, total_runs,
+        std::printf("[%4zu/%zu, eta %4.0fs] %-18s %-32s relative time %.3f\n", done, total_runs,
                     elapsed / done * (total_runs - done), job.v.key.c_str(), cand.text().c_str(),
-                    score,
-                    better          ? "  (best so far)"
-                    : no_regression ? ""
-                                    : "  (slower on some shape)");
+                    ranked.back().first);
         std::fflush(stdout);
-        if (better) {
-          best_score = score;
-          best = cand;
-          best_ms = ms;
+      }
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+
+      // Final: the default, the committed parameters and the search's best three, timed
+      // interleaved on every shape; this decides, and gives the report.
+      const json committed_json = schedules["variants"].value(job.v.key, json::object());
+      const Candidate committed{
+          committed_json.value("vectors_per_block", default_candidate.vectors_per_block),
+          committed_json.value("block_size", default_candidate.block_size),
+          committed_json.value("rows_per_task", default_candidate.rows_per_task),
+          committed_json.value("reduction_chunk", default_candidate.reduction_chunk)};
+      std::vector<Candidate> finalists = {default_candidate, committed};
+      for (size_t i = 0; i < ranked.size() && i < 3; i++) finalists.push_back(ranked[i].second);
+      std::vector<Candidate> unique;
+      for (const Candidate& c : finalists) {
+        bool seen = false;
+        for (const Candidate& u : unique) seen = seen || u.text() == c.text();
+        if (!seen) unique.push_back(c);
+      }
+      std::vector<std::map<std::string, double>> final_ms(unique.size());
+      for (const auto& [name, p] : job.shapes) {
+        const std::vector<double> ms = time_interleaved(job.v, unique, p, target);
+        for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
+      }
+      // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
+      // the tuned schedule must be at least as fast everywhere, not just on average.
+      size_t best = 0, committed_index = 0;
+      std::vector<double> scores(unique.size());
+      for (size_t i = 0; i < unique.size(); i++) {
+        double log_sum = 0;
+        bool no_regression = true;
+        for (const auto& [name, t] : final_ms[i]) {
+          log_sum += std::log(t / final_ms[0][name]);
+          no_regression = no_regression && t <= 1.03 * final_ms[0][name];
         }
+        scores[i] = std::exp(log_sum / job.shapes.size());
+        if (no_regression && scores[i] < scores[best]) best = i;
+        if (unique[i].text() == committed.text()) committed_index = i;
+        std::printf("  %-18s final %-32s relative time %.3f%s\n", job.v.key.c_str(),
+                    unique[i].text().c_str(), scores[i],
+                    no_regression ? "" : "  (slower than the default on some shape)");
       }
       json shapes = json::object();
       for (const auto& [name, p] : job.shapes) {
-        shapes[name] = {{"default_ms", default_ms[name]},
-                        {"tuned_ms", best_ms[name]},
-                        {"speedup", default_ms[name] / best_ms[name]}};
+        const double d = final_ms[0][name], t = final_ms[best][name];
+        shapes[name] = {{"default_ms", d}, {"tuned_ms", t}, {"speedup", d / t}};
         std::printf("  %-18s %-20s default %8.3f ms  tuned %8.3f ms  speedup %.2fx\n",
-                    job.v.key.c_str(), name.c_str(), default_ms[name], best_ms[name],
-                    default_ms[name] / best_ms[name]);
+                    job.v.key.c_str(), name.c_str(), d, t, d / t);
       }
-      schedules["variants"][job.v.key] = {{"vectors_per_block", best.vectors_per_block},
-                                          {"block_size", best.block_size},
-                                          {"rows_per_task", best.rows_per_task}};
-      report[job.v.key] = {{"winner", best.text()}, {"shapes", shapes}};
+      const Candidate& winner = unique[best];
+      schedules["variants"][job.v.key] = {{"vectors_per_block", winner.vectors_per_block},
+                                          {"block_size", winner.block_size},
+                                          {"rows_per_task", winner.rows_per_task},
+                                          {"reduction_chunk", winner.reduction_chunk}};
+      report[job.v.key] = {{"winner", winner.text()}, {"shapes", shapes}};
       if (check) {
-        const json committed_json = schedules["tuned"]["variants"].value(job.v.key, json::object());
-        const std::string committed = committed_json.value("winner", std::string("(none)"));
-        const auto found = scores.find(committed);
-        const bool same = found != scores.end() && found->second <= kNoise * best_score;
+        const bool same = scores[committed_index] <= kNoise * scores[best];
         reproduced += same;
-        std::printf("  %-18s committed %s: %s (this run's winner %s)\n", job.v.key.c_str(),
-                    committed.c_str(),
-                    found == scores.end() ? "not among the candidates"
-                    : same                ? "reproduced within noise"
-                                          : "slower than this run's winner by more than 5%",
-                    best.text().c_str());
+        std::printf(
+            "  %-18s committed %s: %s (this run's winner %s)\n", job.v.key.c_str(),
+            committed.text().c_str(),
+            same ? "reproduced within noise" : "slower than this run's winner by more than 5%",
+            winner.text().c_str());
       }
     }
     if (check) {

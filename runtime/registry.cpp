@@ -79,9 +79,9 @@ std::deque<Variant> builtin_table() {
   using namespace columns;
   std::deque<Variant> table;
 #define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,   \
-                        targets, by_channels, winograd)                                      \
+                        targets, by_channels, winograd, max_filters)                         \
   table.push_back(make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, \
-                                block, targets, &fn, by_channels, winograd}));
+                                block, targets, &fn, by_channels, winograd, max_filters}));
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;

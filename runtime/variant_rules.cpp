@@ -49,6 +49,11 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
     return std::to_string(p.in_c) + " input channels (Winograd needs at least " +
            std::to_string(kWinogradMinChannels) + ")";
   }
+  const int64_t filters_per_group = p.filters / p.groups;
+  if (v.max_filters > 0 && filters_per_group > v.max_filters) {
+    return std::to_string(filters_per_group) + " filters per group (variant serves at most " +
+           std::to_string(v.max_filters) + ")";
+  }
   // With few input channels, stores dominate and the width-vectorized NCHW variants win.
   if (v.layout == DataFormat::channels_first && v.nchw_by_channels &&
       cin_per_group < kNchwByChannelsMinChannels && v.groups != GroupsMode::narrow) {

@@ -58,7 +58,7 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       // Winograd variants take only layers with 16 inputs or more.
       const bool channel_groups =
           v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow;
-      c.filters = 34;
+      c.filters = v.max_filters > 0 ? v.max_filters : 34;
       c.groups = channel_groups ? 34 : 1;
       c.activation = activation;
       const int64_t in_c = channel_groups ? 34

@@ -62,9 +62,12 @@ struct CaseGenerator {
         v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
     // NCHW-by-channels dense and Winograd variants take layers with at least 16 inputs.
     const bool many_inputs = (v.nchw_by_channels && v.groups != GroupsMode::narrow) || v.winograd;
-    int64_t in_c = many_inputs ? pick<int64_t>({16, 17, 31, 33})
-                               : pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33});
-    int64_t filters = pick<int64_t>({1, 5, 8, 15, 16, 17, 31, 32, 33, 63, 65});
+    // 67 and 130 span several reduction chunks (reduction_chunk 64) with a tail.
+    int64_t in_c = many_inputs ? pick<int64_t>({16, 17, 31, 33, 67, 130})
+                               : pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 67});
+    // A few-filters variant (dense) gets its bound and below.
+    int64_t filters = v.max_filters > 0 ? pick<int64_t>({1, 5, 8, 15, v.max_filters})
+                                        : pick<int64_t>({1, 5, 8, 15, 16, 17, 31, 32, 33, 63, 65});
     if (v.groups == GroupsMode::narrow) {
       // groups > 1, 1 to kNarrowGroupChannels input channels per group.
       switch (pick({0, 1, 2, 3})) {
@@ -174,7 +177,9 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.strides = v.stride ? v.stride : 2;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     const int64_t in_c = 17;
-    c.filters = v.groups == GroupsMode::narrow ? 2 * in_c : 17;
+    c.filters = v.groups == GroupsMode::narrow ? 2 * in_c
+                : v.max_filters > 0            ? v.max_filters - 1
+                                               : 17;
     c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? in_c : 1;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
@@ -195,7 +200,7 @@ TEST_P(EveryVariant, EveryActivation) {
     c.kernel_size = v.kernel ? v.kernel : 3;
     c.strides = v.stride ? v.stride : 1;
     c.dilation_rate = v.dilation ? v.dilation : 1;
-    c.filters = 18;  // even, so that glu can halve channels_last outputs
+    c.filters = v.max_filters > 0 ? v.max_filters : 18;  // even: glu halves channels_last outputs
     c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? 18 : 1;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
@@ -232,7 +237,7 @@ TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
   ASSERT_FALSE(s.declined.empty());
   EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_wino3x3_s1_d1_cpu");
   EXPECT_NE(s.declined[0].second.find("strides 2x2"), std::string::npos);
-  EXPECT_EQ(s.declined[1].first, "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(s.declined[1].first, "conv2d_nhwc_k1x1_sr_d1_f16_cpu");
   EXPECT_NE(s.declined[1].second.find("kernel_size 3x3"), std::string::npos);
   EXPECT_NE(explain(p, Device::cpu).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
 }
@@ -277,10 +282,22 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
   EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped_cpu");
   EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_generic_cpu");  // 32 channels per group
-  EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_k3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
+  auto chosen_1x1 = [&](DataFormat format, int64_t filters) {
+    Conv2DConfig c;
+    c.data_format = format;
+    c.filters = filters;
+    const Shape shape =
+        format == DataFormat::channels_last ? Shape{1, 12, 12, 32} : Shape{1, 32, 12, 12};
+    return select_variant(make_problem(c, shape), Device::cpu).chosen;
+  };
+  EXPECT_EQ(chosen_1x1(nhwc, 16), "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
+  EXPECT_EQ(chosen_1x1(nhwc, 17), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(chosen_1x1(nchw, 16), "conv2d_nchw_cv_k1x1_sr_d1_f16_cpu");
+  EXPECT_EQ(chosen_1x1(nchw, 24), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {

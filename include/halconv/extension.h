@@ -43,6 +43,9 @@ struct VariantSpec {
   // Generated with algorithm=winograd (F(2x2, 3x3)): the runtime transforms the weights. Such a
   // variant serves layers with at least kWinogradMinChannels input channels.
   bool winograd = false;
+  // Serves only layers with at most this many filters per group (0: any). A variant with a
+  // narrower filter tile computes fewer padded filters for layers that have few.
+  int max_filters = 0;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
