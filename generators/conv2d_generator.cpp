@@ -145,10 +145,14 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<bool> linear_only{"linear_only", false};
   // Output rows per parallel CPU task (each task is one block of output channels).
   GeneratorParam<int> rows_per_task{"rows_per_task", 4};
-  // Input channels per reduction chunk (0: the whole reduction at once). Chunked, the accumulators
-  // of a whole task live in memory and each chunk's weights are reused across all of the task's
-  // tiles while they are in cache: for few pixels and many channels, where a tile's pass would
-  // otherwise stream the whole block's weights from memory.
+  // A parallel task: one channel block over a band of rows (false), or the band over every channel
+  // block (true), which then share the task's staged input (for NCHW a gather per element, for
+  // Winograd a transform).
+  GeneratorParam<bool> shared_staging{"shared_staging", false};
+  // Input channels per reduction chunk (0: the whole reduction at once). Chunked, a channel
+  // block's accumulators for its whole band live in memory and each chunk's weights are reused
+  // across all of the band's tiles while in cache: for few pixels and many channels, where a
+  // tile's pass would otherwise stream the whole block's weights from memory.
   GeneratorParam<int> reduction_chunk{"reduction_chunk", 0};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
   GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
@@ -436,17 +440,15 @@ class Conv2D : public Generator<Conv2D> {
     // block's weights stay in cache while it sweeps those rows tile by tile.
     const Var& channel_blocks = by_channels ? vo : bo;
     const Var& x_tiles = by_channels ? bo : vo;
-    output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n)
-        .fuse(channel_blocks, yo, block_rows)
-        .fuse(block_rows, n, task)
-        .parallel(task)
-        .vectorize(vi, vec);
+    output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n).vectorize(vi, vec);
+    const LoopLevel block_level = parallel_tasks(channel_blocks);
 
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
     if (groups_mode == GroupsMode::Narrow) {
-      group_first_channel.compute_at(output, task);
-      in_by_filter.compute_at(output, task).vectorize(c, vec);
+      // Staged per output channel: at the channel block.
+      group_first_channel.compute_at(block_level);
+      in_by_filter.compute_at(block_level).vectorize(c, vec);
     } else {
       in_rows.compute_at(output, task).vectorize(vdim, vec);
       if (!by_channels) {
@@ -454,9 +456,9 @@ class Conv2D : public Generator<Conv2D> {
       }
     }
     if (chunked_reduction()) {
-      // The accumulators of the task's whole region live in memory; the tile's loops (x in tiles
-      // of `block`) then move inside each chunk of input channels.
-      conv.compute_at(output, task).bound_extent(c, wide).reorder_storage(c, x, y, n);
+      // The accumulators of a channel block's whole band live in memory; the tile's loops (x in
+      // tiles of `block`) then move inside each chunk of input channels.
+      conv.compute_at(block_level).bound_extent(c, wide).reorder_storage(c, x, y, n);
       tile_vars = {lanes, vblocks, xi};
       tile_outer_vars = {xt};
       return [vec, block, this](Stage s) {
@@ -475,6 +477,17 @@ class Conv2D : public Generator<Conv2D> {
     return [vdim, bdim, vec, this](Stage s) {
       s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
     };
+  }
+
+  // Makes the CPU tasks (loop `task`, parallel) from the output's yo, n and channel_blocks loops,
+  // which sit in that order, outermost last; returns the loop of one channel block's work.
+  LoopLevel parallel_tasks(const Var& channel_blocks) {
+    if (shared_staging) {
+      output.fuse(yo, n, task).parallel(task);
+      return LoopLevel(output, channel_blocks);
+    }
+    output.fuse(channel_blocks, yo, block_rows).fuse(block_rows, n, task).parallel(task);
+    return LoopLevel(output, task);
   }
 
   // Chunking applies where the reduction's first dimension is input channels along a channel
@@ -501,10 +514,8 @@ class Conv2D : public Generator<Conv2D> {
         .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
         .split(yi, yp, yq, 2, TailStrategy::GuardWithIf)
         .reorder(vi, bi, yq, bo, yp, vo, yo, n)
-        .fuse(vo, yo, block_rows)
-        .fuse(block_rows, n, task)
-        .parallel(task)
         .vectorize(vi, vec);
+    const LoopLevel block_level = parallel_tasks(vo);
 
     if (layout == Layout::NCHW) {
       in_rows.compute_at(output, task).vectorize(c, vec);
@@ -519,7 +530,7 @@ class Conv2D : public Generator<Conv2D> {
 
     const int chunk = reduction_chunk.value();
     if (chunk > 0) {
-      winograd_m.compute_at(output, task).bound_extent(c, wide).reorder_storage(c, tx, e, ty, n);
+      winograd_m.compute_at(block_level).bound_extent(c, wide).reorder_storage(c, tx, e, ty, n);
       for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
         s.split(c, vblocks, lanes, vec)
             .split(tx, txo, txi, tiles, TailStrategy::GuardWithIf)

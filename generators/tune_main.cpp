@@ -90,9 +90,11 @@ struct PipelineAccess : Halide::Internal::GeneratorBase {
 
 struct Candidate {
   int vectors_per_block, block_size, rows_per_task, reduction_chunk;
+  bool shared_staging;
   std::string text() const {
     return "vpb=" + std::to_string(vectors_per_block) + " block=" + std::to_string(block_size) +
-           " rows=" + std::to_string(rows_per_task) + " chunk=" + std::to_string(reduction_chunk);
+           " rows=" + std::to_string(rows_per_task) + " chunk=" + std::to_string(reduction_chunk) +
+           (shared_staging ? " shared" : "");
   }
 };
 
@@ -131,6 +133,7 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
                                    {"block_size", std::to_string(cand.block_size)},
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"reduction_chunk", std::to_string(cand.reduction_chunk)},
+                                   {"shared_staging", cand.shared_staging ? "true" : "false"},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block: the runtime's rule (the generator's filter_pack() matches it).
@@ -207,26 +210,44 @@ std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Can
   return medians;
 }
 
-std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels) {
-  std::vector<Candidate> out;
+// The candidates for a variant. A channel-vector tile at the host's vector width is clamped to
+// the register file (the generator's rule: accumulators + a weight vector per tile vector + a
+// broadcast), so several block sizes can make the same code here; of those only the largest is
+// timed (the widest ISA, with twice the registers, is the one where a larger block can differ).
+std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels,
+                                      int host_vector) {
   // Reduction chunks only where the reduction has more input channels than a chunk (the
   // generator chunks channel-vector direct and Winograd variants, not depthwise ones).
   constexpr int kChunk = 64;
   std::vector<int> chunks = {0};
-  const bool channel_vectors = v.layout == "nhwc" || v.nchw_by_channels;
-  if (max_in_channels > kChunk && channel_vectors && v.groups != "depthwise") {
+  const bool by_channels = v.layout == "nhwc" || v.nchw_by_channels;
+  if (max_in_channels > kChunk && by_channels && v.groups != "depthwise") {
     chunks.push_back(kChunk);
   }
-  const bool by_channels = v.layout == "nhwc" || v.nchw_by_channels;
   std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
   // A few-filters variant's tile is its filter bound (the build checks it).
   if (v.max_filters > 0) vpbs = {v.max_filters / 16};
-  const std::vector<int> blocks =
-      by_channels ? std::vector<int>{3, 6, 8, 12} : std::vector<int>{2, 4, 6};
-  for (int vpb : vpbs)
-    for (int b : blocks)
+  const std::vector<int> blocks_descending =
+      by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
+  const int registers = host_vector == 16 ? 32 : 16;
+  std::vector<Candidate> out;
+  for (int vpb : vpbs) {
+    std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
+    for (int b : blocks_descending) {
+      int host_block = b;
+      if (by_channels) {
+        const int vectors = std::max(1, 16 * vpb / host_vector);
+        host_block = std::max(1, std::min(b, (registers - vectors - 1) / vectors));
+      }
+      if (std::find(host_blocks.begin(), host_blocks.end(), host_block) != host_blocks.end()) {
+        continue;
+      }
+      host_blocks.push_back(host_block);
       for (int rows : {2, 8})
-        for (int chunk : chunks) out.push_back({vpb, b, rows, chunk});
+        for (int chunk : chunks)
+          for (bool shared : {false, true}) out.push_back({vpb, b, rows, chunk, shared});
+    }
+  }
   return out;
 }
 
@@ -247,11 +268,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const Halide::Target target = Halide::get_jit_target_from_environment();
+    const int host_vector = target.natural_vector_size<float>();
     std::ifstream schedule_in(schedule_path);
     json schedules = json::parse(schedule_in);
     const json defaults = schedules["default"];
     const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
-                                      defaults["rows_per_task"], defaults["reduction_chunk"]};
+                                      defaults["rows_per_task"], defaults["reduction_chunk"],
+                                      defaults["shared_staging"]};
     const auto suite = read_suite(suite_path, halconv::DataFormat::channels_last);
 
     // Work list: each variant with its shape class, both layouts from the same suite.
@@ -285,7 +308,8 @@ int main(int argc, char** argv) {
       for (const auto& shape : job.shapes) {
         job.in_channels = std::max(job.in_channels, shape.second.in_c / shape.second.groups);
       }
-      total_runs += (candidates_for(v, job.in_channels).size() + 1) * job.shapes.size();
+      total_runs +=
+          (candidates_for(v, job.in_channels, host_vector).size() + 1) * job.shapes.size();
       jobs.push_back(job);
     }
     std::printf("tuning %zu variants, %zu candidate runs, on %s\n", jobs.size(), total_runs,
@@ -297,14 +321,17 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     json report = json::object();
     for (const Job& job : jobs) {
+      // The default parameters, with a few-filters variant's tile fixed to its bound.
+      Candidate job_default = default_candidate;
+      if (job.v.max_filters > 0) job_default.vectors_per_block = job.v.max_filters / 16;
       // Search: each candidate timed on its own, relative to the default.
       std::map<std::string, double> default_ms;
       for (const auto& [name, p] : job.shapes) {
-        default_ms[name] = time_candidate(job.v, default_candidate, p, target);
+        default_ms[name] = time_candidate(job.v, job_default, p, target);
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
-      for (const Candidate& cand : candidates_for(job.v, job.in_channels)) {
+      for (const Candidate& cand : candidates_for(job.v, job.in_channels, host_vector)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
           log_sum += std::log(time_candidate(job.v, cand, p, target) / default_ms[name]);
@@ -324,11 +351,12 @@ int main(int argc, char** argv) {
       // interleaved on every shape; this decides, and gives the report.
       const json committed_json = schedules["variants"].value(job.v.key, json::object());
       const Candidate committed{
-          committed_json.value("vectors_per_block", default_candidate.vectors_per_block),
-          committed_json.value("block_size", default_candidate.block_size),
-          committed_json.value("rows_per_task", default_candidate.rows_per_task),
-          committed_json.value("reduction_chunk", default_candidate.reduction_chunk)};
-      std::vector<Candidate> finalists = {default_candidate, committed};
+          committed_json.value("vectors_per_block", job_default.vectors_per_block),
+          committed_json.value("block_size", job_default.block_size),
+          committed_json.value("rows_per_task", job_default.rows_per_task),
+          committed_json.value("reduction_chunk", job_default.reduction_chunk),
+          committed_json.value("shared_staging", job_default.shared_staging)};
+      std::vector<Candidate> finalists = {job_default, committed};
       for (size_t i = 0; i < ranked.size() && i < 3; i++) finalists.push_back(ranked[i].second);
       std::vector<Candidate> unique;
       for (const Candidate& c : finalists) {
@@ -355,9 +383,14 @@ int main(int argc, char** argv) {
         scores[i] = std::exp(log_sum / job.shapes.size());
         if (no_regression && scores[i] < scores[best]) best = i;
         if (unique[i].text() == committed.text()) committed_index = i;
-        std::printf("  %-18s final %-32s relative time %.3f%s\n", job.v.key.c_str(),
+        std::string per_shape;
+        for (const auto& [name, t] : final_ms[i]) {
+          per_shape += " " + name + " " + std::to_string(t).substr(0, 6);
+        }
+        std::printf("  %-18s final %-32s relative time %.3f%s; ms:%s\n", job.v.key.c_str(),
                     unique[i].text().c_str(), scores[i],
-                    no_regression ? "" : "  (slower than the default on some shape)");
+                    no_regression ? "" : "  (slower than the default on some shape)",
+                    per_shape.c_str());
       }
       json shapes = json::object();
       for (const auto& [name, p] : job.shapes) {
@@ -370,7 +403,8 @@ int main(int argc, char** argv) {
       schedules["variants"][job.v.key] = {{"vectors_per_block", winner.vectors_per_block},
                                           {"block_size", winner.block_size},
                                           {"rows_per_task", winner.rows_per_task},
-                                          {"reduction_chunk", winner.reduction_chunk}};
+                                          {"reduction_chunk", winner.reduction_chunk},
+                                          {"shared_staging", winner.shared_staging}};
       report[job.v.key] = {{"winner", winner.text()}, {"shapes", shapes}};
       if (check) {
         const bool same = scores[committed_index] <= kNoise * scores[best];
