@@ -143,7 +143,7 @@ class Conv2D : public Generator<Conv2D> {
   // Which activations the output stage handles: all of them (the shipped variants), or only
   // linear, which the tuner uses to compile candidates quickly (the schedule is the same).
   GeneratorParam<bool> linear_only{"linear_only", false};
-  // Output rows per parallel CPU task (each task is one block of output channels).
+  // Output rows per parallel CPU task (the band; see shared_staging).
   GeneratorParam<int> rows_per_task{"rows_per_task", 4};
   // A parallel task: one channel block over a band of rows (false), or the band over every channel
   // block (true), which then share the task's staged input (for NCHW a gather per element, for
@@ -436,8 +436,8 @@ class Conv2D : public Generator<Conv2D> {
     output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
         .split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
         .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
-    // A parallel task is one block of output channels over `rows` output rows of one image, so the
-    // block's weights stay in cache while it sweeps those rows tile by tile.
+    // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
+    // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
     const Var& channel_blocks = by_channels ? vo : bo;
     const Var& x_tiles = by_channels ? bo : vo;
     output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n).vectorize(vi, vec);
@@ -490,17 +490,18 @@ class Conv2D : public Generator<Conv2D> {
     return LoopLevel(output, task);
   }
 
-  // Chunking applies where the reduction's first dimension is input channels along a channel
-  // vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
+  // Direct variants: chunking applies where the reduction's first dimension is input channels along
+  // a channel vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
   bool chunked_reduction() const {
     return reduction_chunk > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
            algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
   }
 
-  // Winograd on the CPU: a task is one channel block over `rows` output rows (an even count, whole
-  // tiles); it transforms its input tiles once, then per run of `tiles` tiles accumulates the 16
-  // element-wise products as 16 register-blocked GEMMs over input channels (vector of filters x
-  // tiles, as the direct NHWC tile), and applies A^T m A, bias and the activation.
+  // Winograd on the CPU: a channel block over a band of `rows` output rows (an even count, whole
+  // tiles), or the band over every block (shared_staging), transforms its input tiles once, then
+  // per run of `tiles` tiles accumulates the 16 element-wise products as 16 register-blocked GEMMs
+  // over input channels (vector of filters x tiles, as the direct NHWC tile), and applies A^T m A,
+  // bias and the activation.
   void schedule_winograd() {
     const int vec = natural_vector_size<float>();
     const int wide = filter_pack();
