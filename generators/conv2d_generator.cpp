@@ -194,9 +194,10 @@ class Conv2D : public Generator<Conv2D> {
     const Expr dx = dilation > 0 ? Expr(dilation.value()) : dilation_x;
     const Expr dy = dilation > 0 ? Expr(dilation.value()) : dilation_y;
 
-    // A 1x1 kernel along channel vectors stages its input at output coordinates: only the pixels
-    // a strided kernel reads are copied (a quarter for stride 2; for NCHW each is a gather).
-    const bool staged_at_output = kernel_size == 1 && channel_vectors();
+    // A 1x1 kernel stages its input at output coordinates: only the pixels a strided kernel reads
+    // are copied (a quarter for stride 2), and the tile's loads are dense whatever the run-time
+    // stride (width vectors at x * stride_x would be gathers in the inner loop).
+    const bool staged_at_output = kernel_size == 1;
     // Winograd NCHW stages (transposes) each input pixel once, not once per overlapping tile.
     const bool winograd_staged = algorithm == Algorithm::Winograd && !nhwc;
     if ((groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) || winograd_staged) {
@@ -453,6 +454,8 @@ class Conv2D : public Generator<Conv2D> {
       in_rows.compute_at(output, task).vectorize(vdim, vec);
       if (!by_channels) {
         in_rows.reorder_storage(x, y, c, n);
+        // Unit stride stages by dense copies.
+        if (kernel_size == 1 && stride == 0) in_rows.specialize(stride_x == 1);
       }
     }
     if (chunked_reduction()) {

@@ -296,8 +296,8 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   };
   EXPECT_EQ(chosen_1x1(nhwc, 16), "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
   EXPECT_EQ(chosen_1x1(nhwc, 17), "conv2d_nhwc_k1x1_sr_d1_cpu");
-  EXPECT_EQ(chosen_1x1(nchw, 16), "conv2d_nchw_cv_k1x1_sr_d1_f16_cpu");
-  EXPECT_EQ(chosen_1x1(nchw, 24), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  EXPECT_EQ(chosen_1x1(nchw, 24), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
+  EXPECT_EQ(chosen_1x1(nchw, 64), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
