@@ -34,9 +34,15 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
+def nchw_speed(record):
+    """NHWC ms / NCHW ms of a channels_first record, timed in the same rounds."""
+    if record.get("nhwc_halconv_ms") and record.get("halconv_ms"):
+        return record["nhwc_halconv_ms"] / record["halconv_ms"]
+    return None
+
+
 def main():
     nhwc, nchw, peers = load("results_nhwc.json"), load("results_nchw.json"), load("peers.json")
-    by = {(r["name"], r["threads"]): r for r in nhwc}
     by_nchw = {(r["name"], r["threads"]): r for r in nchw}
     by_peer = {(r["name"], r["threads"]): r for r in peers}
     peak = {r["threads"]: r["peak_gflops"] for r in nhwc}
@@ -48,12 +54,13 @@ def main():
         + ", ".join(f"{peak[t]:.0f} GFLOP/s at {t} thread(s)" for t in sorted(peak)) + ".",
         "",
         "Regenerate everything (this file, the JSON records, `bench/ratio.png`): `scripts/bench`.",
-        "Times are medians in ms, halconv and oneDNN 2.6 measured in the same run, same user layout;",
+        "Times are medians in ms, halconv and oneDNN 2.6 measured in the same run, in alternating",
+        "rounds (the machine's drift hits both alike), same user layout;",
         "ratio = oneDNN ms / halconv ms (above 1: halconv faster). oneDNN's per-call reorders count,",
         "its one-time weight reorder does not; it runs direct, Winograd and auto, the best counts.",
         "GFLOP/s and % peak count the direct algorithm's FLOPs (for Winograd variants: the effective",
-        "rate). NCHW/NHWC speed = NHWC halconv ms / NCHW halconv ms (1.00: channels_first users get",
-        "the same speed).",
+        "rate). NCHW/NHWC speed = NHWC halconv ms / NCHW halconv ms, both timed in the same rounds of",
+        "the channels_first run (1.00: channels_first users get the same speed).",
         "",
         "| shape | threads | halconv variant | halconv ms | GFLOP/s | % peak | oneDNN ms | ratio |"
         " NCHW variant | NCHW halconv ms | NCHW oneDNN ms | NCHW ratio | NCHW/NHWC speed | TF ms |"
@@ -67,13 +74,12 @@ def main():
 
         def f(v, fmt="{:.3f}"):
             return fmt.format(v) if isinstance(v, (int, float)) else "-"
-        nchw_speed = r["halconv_ms"] / c["halconv_ms"] if c.get("halconv_ms") else None
         lines.append(
             f"| {r['name']} | {r['threads']} | {r['variant']} | {f(r['halconv_ms'])} | "
             f"{f(r['gflops'], '{:.1f}')} | {f(r['pct_peak'], '{:.1f}')} | {f(r['onednn_ms'])} | "
             f"{f(r['ratio'], '{:.2f}')} | {c.get('variant', '-')} | {f(c.get('halconv_ms'))} | "
             f"{f(c.get('onednn_ms'))} | "
-            f"{f(c.get('ratio'), '{:.2f}')} | {f(nchw_speed, '{:.2f}')} | "
+            f"{f(c.get('ratio'), '{:.2f}')} | {f(nchw_speed(c), '{:.2f}')} | "
             f"{f(p.get('tensorflow_ms'))} | {f(p.get('pytorch_ms'))} |")
     lines.append("")
     for t in sorted(peak):
@@ -83,8 +89,7 @@ def main():
                      f"fast as oneDNN on {sum(x >= 1 for x in ratios)} of {len(ratios)} shapes.")
         cs = [r for r in nchw if r["threads"] == t]
         if cs:
-            speeds = [by[(r["name"], t)]["halconv_ms"] / r["halconv_ms"] for r in cs
-                      if (r["name"], t) in by and r.get("halconv_ms")]
+            speeds = [v for v in map(nchw_speed, cs) if v]
             lines.append(f"- {t} thread(s), NCHW: geomean ratio {geomean([r['ratio'] for r in cs]):.2f};"
                          f" NCHW/NHWC speed geomean {geomean(speeds):.2f}, at least 0.95 on "
                          f"{sum(x >= 0.95 for x in speeds)} of {len(speeds)} shapes.")

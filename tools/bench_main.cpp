@@ -2,10 +2,15 @@
 // threads, side by side with oneDNN on the same problem in the same user layout, and reports
 // median/min ms, GFLOP/s, % of the machine's FMA peak (measured here) and oneDNN/halconv.
 //
-// Rigour: each measurement warms up, then repeats until both 15 runs and 0.3 s are done; the
-// median is the figure. oneDNN gets plain NHWC/NCHW tensors in and out: it picks its own layouts
-// (format "any") and the per-call reorders of input and output are inside its timing; the weights'
-// one-time reorder is not. It runs direct, Winograd and auto, and the fastest counts.
+// Rigour: the contenders of a shape (halconv, oneDNN's fastest algorithm and, for channels_first,
+// halconv on the same problem in channels_last) are timed in alternating rounds, so that the
+// machine's speed drift (20-50% over seconds on shared VMs) hits all of them alike; each round
+// runs each contender twice back to back and times the second call (its own data warm in cache,
+// as in repeated inference). Rounds repeat until both 15 rounds and 0.3 s per contender are done;
+// medians are the figures. oneDNN gets plain NHWC/NCHW tensors in and out: it picks its own
+// layouts (format "any") and the per-call reorders of input and output are inside its timing; the
+// weights' one-time reorder is not. It runs direct, Winograd and auto; the fastest of a first
+// timing goes into the rounds.
 #include <immintrin.h>
 #include <sys/resource.h>
 
@@ -62,18 +67,32 @@ class AlignedTensor {
   std::unique_ptr<float, Free> data_;
 };
 
-Timing time_calls(const std::function<void()>& call) {
-  call();  // warm-up: first-touch of pages, device copies, caches
-  std::vector<double> ms;
-  const auto start = Clock::now();
-  while (ms.size() < 15 || std::chrono::duration<double>(Clock::now() - start).count() < 0.3) {
-    const auto t0 = Clock::now();
-    call();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    if (ms.size() >= 2000) break;
-  }
+Timing median_and_min(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms.front()};
+}
+
+double time_ms(const std::function<void()>& call) {
+  const auto t0 = Clock::now();
+  call();
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Times the calls in alternating rounds (see the top of this file); one Timing per call.
+std::vector<Timing> time_side_by_side(const std::vector<std::function<void()>>& calls) {
+  std::vector<std::vector<double>> ms(calls.size());
+  double total_ms = 0;
+  const double budget_ms = 300.0 * static_cast<double>(calls.size());
+  for (size_t round = 0; round < 15 || (total_ms < budget_ms && round < 2000); round++) {
+    for (size_t i = 0; i < calls.size(); i++) {
+      calls[i]();  // re-warm after the other contenders' rounds
+      ms[i].push_back(time_ms(calls[i]));
+      total_ms += ms[i].back();
+    }
+  }
+  std::vector<Timing> timings;
+  for (auto& m : ms) timings.push_back(median_and_min(m));
+  return timings;
 }
 
 // The FMA peak: independent accumulator chains, as many as hide the FMA latency, per thread.
@@ -168,19 +187,20 @@ class OneDnn {
     if (candidates_.empty()) throw halconv::Error("oneDNN has no convolution for " + p.to_string());
   }
 
-  // Times every candidate at the current thread count and returns the best.
-  std::pair<Timing, std::string> time_best() {
-    Timing best{INFINITY, INFINITY};
-    std::string name;
+  // Picks the fastest algorithm at the current thread count (a first timing of each); the
+  // returned call runs it.
+  std::pair<std::function<void()>, std::string> fastest() {
+    Candidate* best = nullptr;
+    double best_ms = INFINITY;
     for (Candidate& c : candidates_) {
       prepare(c);
-      const Timing t = time_calls([&] { run(c); });
-      if (t.median_ms < best.median_ms) {
-        best = t;
-        name = c.name;
+      const double ms = time_side_by_side({[&] { run(c); }})[0].median_ms;
+      if (ms < best_ms) {
+        best_ms = ms;
+        best = &c;
       }
     }
-    return {best, name};
+    return {[this, best] { run(*best); }, best->name};
   }
 
  private:
@@ -228,6 +248,24 @@ class OneDnn {
   std::vector<Candidate> candidates_;
 };
 
+// One suite shape for halconv, ready to run: random input, weights and bias, and its plan.
+struct HalconvCase {
+  HalconvCase(const SuiteShape& s, halconv::Device device)
+      : problem(halconv::make_problem(s.config, s.input)),
+        input(halconv::testing::random_values(halconv::Tensor(s.input).data.size(), 1)),
+        output(static_cast<size_t>(problem.output_elements())),
+        plan(problem,
+             halconv::testing::random_values(halconv::Tensor(problem.kernel_shape()).data.size(), 2)
+                 .data(),
+             halconv::testing::random_values(static_cast<size_t>(problem.filters), 3).data(),
+             device) {}
+  void run() const { plan.run(input.data(), output.data()); }
+
+  halconv::Problem problem;
+  AlignedTensor input, output;
+  halconv::Plan plan;
+};
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -253,14 +291,18 @@ int main(int argc, char** argv) {
   app.add_option("--only", only, "run only shapes whose name contains this");
   app.add_flag("--no-onednn", skip_onednn, "time halconv alone");
   CLI11_PARSE(app, argc, argv);
-  // Halide sizes its thread pool once per process (and OpenMP keeps its threads spinning), so
-  // each thread count runs in a fresh process with HL_NUM_THREADS / OMP_NUM_THREADS set.
-  if (thread_counts.size() > 1) {
+  // Halide and OpenMP size their thread pools once per process, from the environment, so each
+  // thread count runs in a fresh process with HL_NUM_THREADS / OMP_NUM_THREADS set. OpenMP
+  // threads also spin-wait after each call by default: in the alternating rounds they would take
+  // the cores from halconv's next call (measured: halconv 2x slower on small layers), so they
+  // wait passively (OMP_WAIT_POLICY; oneDNN measured no slower with it).
+  if (std::getenv("HALCONV_BENCH_CHILD") == nullptr) {
     nlohmann::ordered_json merged = nlohmann::ordered_json::array();
     for (int threads : thread_counts) {
       std::vector<std::string> args(argv, argv + argc);
       std::string part = json_path.empty() ? "" : json_path + ".part" + std::to_string(threads);
-      std::string command = "HL_NUM_THREADS=" + std::to_string(threads) +
+      std::string command = "HALCONV_BENCH_CHILD=1 OMP_WAIT_POLICY=passive HL_NUM_THREADS=" +
+                            std::to_string(threads) +
                             " OMP_NUM_THREADS=" + std::to_string(threads) + " '" +
                             std::filesystem::canonical("/proc/self/exe").string() + "'";
       for (size_t i = 1; i < args.size(); i++) {
@@ -286,65 +328,80 @@ int main(int argc, char** argv) {
   try {
     const halconv::Device device = halconv::parse_device(device_name);
     const bool onednn = !skip_onednn && halconv::resolve_device(device) == halconv::Device::cpu;
-    std::map<int, double> peak;
-    for (int t : thread_counts) {
-      peak[t] = measure_peak_gflops(t);
-      std::printf("# measured fp32 FMA peak, %d thread(s): %.1f GFLOP/s\n", t, peak[t]);
-    }
+    // A child process: one thread count (the parent passes it).
+    const int threads = thread_counts.front();
+    const double peak = measure_peak_gflops(threads);
+    std::printf("# measured fp32 FMA peak, %d thread(s): %.1f GFLOP/s\n", threads, peak);
     std::printf("%-20s %2s %-30s %9s %9s %8s %6s %9s %6s  %s\n", "shape", "th", "variant", "med_ms",
                 "min_ms", "GFLOP/s", "%peak", "onednn_ms", "ratio", "onednn_impl");
     nlohmann::ordered_json records = nlohmann::ordered_json::array();
     std::vector<double> ratios;
-    for (const SuiteShape& s : read_suite(suite_path, halconv::parse_data_format(format))) {
+    const halconv::DataFormat data_format = halconv::parse_data_format(format);
+    const std::vector<SuiteShape> suite = read_suite(suite_path, data_format);
+    // channels_first runs also time the channels_last form of each shape in the same rounds: the
+    // NCHW/NHWC speed is then a same-run comparison.
+    const std::vector<SuiteShape> nhwc_suite =
+        read_suite(suite_path, halconv::DataFormat::channels_last);
+    for (size_t shape = 0; shape < suite.size(); shape++) {
+      const SuiteShape& s = suite[shape];
       if (!only.empty() && s.name.find(only) == std::string::npos) continue;
-      const halconv::Problem p = halconv::make_problem(s.config, s.input);
-      const AlignedTensor input(
-          halconv::testing::random_values(halconv::Tensor(s.input).data.size(), 1));
-      const auto kernel =
-          halconv::testing::random_values(halconv::Tensor(p.kernel_shape()).data.size(), 2);
-      const auto bias = halconv::testing::random_values(static_cast<size_t>(p.filters), 3);
-      const halconv::Plan plan(p, kernel.data(), bias.data(), device);
-      AlignedTensor output(static_cast<size_t>(p.output_elements()));
-      AlignedTensor onednn_output(output.size());
+      const HalconvCase ours(s, device);
+      const halconv::Problem& p = ours.problem;
+      std::unique_ptr<HalconvCase> nhwc_twin;
+      if (data_format == halconv::DataFormat::channels_first) {
+        nhwc_twin = std::make_unique<HalconvCase>(nhwc_suite[shape], device);
+      }
+      AlignedTensor onednn_output(ours.output.size());
       std::unique_ptr<OneDnn> peer;
-      if (onednn) peer = std::make_unique<OneDnn>(p, input.data(), onednn_output.data());
+      if (onednn) peer = std::make_unique<OneDnn>(p, ours.input.data(), onednn_output.data());
       const double gflop = 2.0 * p.batch * p.out_h * p.out_w * p.filters * (p.in_c / p.groups) *
                            p.kernel_h * p.kernel_w / 1e9;
-      for (int threads : thread_counts) {
-        const Timing ours = time_calls([&] { plan.run(input.data(), output.data()); });
-        Timing theirs{NAN, NAN};
-        std::string impl = "-";
-        if (peer) std::tie(theirs, impl) = peer->time_best();
-        const double gflops = gflop / ours.median_ms * 1e3;
-        const double ratio = theirs.median_ms / ours.median_ms;
-        if (std::isfinite(ratio) && threads == thread_counts.back()) ratios.push_back(ratio);
-        std::printf("%-20s %2d %-30s %9.3f %9.3f %8.1f %5.1f%% %9.3f %6.2f  %s\n", s.name.c_str(),
-                    threads, plan.variant().c_str(), ours.median_ms, ours.min_ms, gflops,
-                    100 * gflops / peak[threads], theirs.median_ms, ratio, impl.c_str());
-        std::fflush(stdout);
-        records.push_back(
-            {{"name", s.name},
-             {"threads", threads},
-             {"data_format", format},
-             {"variant", plan.variant()},
-             {"halconv_ms", ours.median_ms},
-             {"halconv_min_ms", ours.min_ms},
-             {"onednn_ms", peer ? nlohmann::ordered_json(theirs.median_ms) : nullptr},
-             {"onednn_min_ms", peer ? nlohmann::ordered_json(theirs.min_ms) : nullptr},
-             {"onednn_impl", impl},
-             {"ratio", peer ? nlohmann::ordered_json(ratio) : nullptr},
-             {"gflop", gflop},
-             {"gflops", gflops},
-             {"peak_gflops", peak[threads]},
-             {"pct_peak", 100 * gflops / peak[threads]},
-             {"peak_rss_mb", peak_rss_mb()}});
+      std::vector<std::function<void()>> calls = {[&] { ours.run(); }};
+      std::string impl = "-";
+      if (peer) {
+        auto [call, name] = peer->fastest();
+        calls.push_back(call);
+        impl = name;
       }
+      if (nhwc_twin) calls.push_back([&] { nhwc_twin->run(); });
+      const std::vector<Timing> timings = time_side_by_side(calls);
+      const Timing halconv_timing = timings[0];
+      const Timing onednn_timing = peer ? timings[1] : Timing{NAN, NAN};
+      const double gflops = gflop / halconv_timing.median_ms * 1e3;
+      const double ratio = onednn_timing.median_ms / halconv_timing.median_ms;
+      if (std::isfinite(ratio)) ratios.push_back(ratio);
+      std::printf("%-20s %2d %-30s %9.3f %9.3f %8.1f %5.1f%% %9.3f %6.2f  %s\n", s.name.c_str(),
+                  threads, ours.plan.variant().c_str(), halconv_timing.median_ms,
+                  halconv_timing.min_ms, gflops, 100 * gflops / peak, onednn_timing.median_ms,
+                  ratio, impl.c_str());
+      std::fflush(stdout);
+      nlohmann::ordered_json record = {
+          {"name", s.name},
+          {"threads", threads},
+          {"data_format", format},
+          {"variant", ours.plan.variant()},
+          {"halconv_ms", halconv_timing.median_ms},
+          {"halconv_min_ms", halconv_timing.min_ms},
+          {"onednn_ms", peer ? nlohmann::ordered_json(onednn_timing.median_ms) : nullptr},
+          {"onednn_min_ms", peer ? nlohmann::ordered_json(onednn_timing.min_ms) : nullptr},
+          {"onednn_impl", impl},
+          {"ratio", peer ? nlohmann::ordered_json(ratio) : nullptr},
+          {"gflop", gflop},
+          {"gflops", gflops},
+          {"peak_gflops", peak},
+          {"pct_peak", 100 * gflops / peak},
+          {"peak_rss_mb", peak_rss_mb()}};
+      if (nhwc_twin) {
+        record["nhwc_variant"] = nhwc_twin->plan.variant();
+        record["nhwc_halconv_ms"] = timings.back().median_ms;
+      }
+      records.push_back(record);
     }
     if (!ratios.empty()) {
       double log_sum = 0;
       for (double r : ratios) log_sum += std::log(r);
-      std::printf("# geomean oneDNN/halconv at %d threads: %.3f over %zu shapes\n",
-                  thread_counts.back(), std::exp(log_sum / ratios.size()), ratios.size());
+      std::printf("# geomean oneDNN/halconv at %d threads: %.3f over %zu shapes\n", threads,
+                  std::exp(log_sum / ratios.size()), ratios.size());
     }
     std::printf("# peak RSS: %.0f MB\n", peak_rss_mb());
     if (!json_path.empty()) {
