@@ -9,6 +9,7 @@
 
 #include "Halide.h"
 #include "halconv/activation.h"
+#include "register_tile.h"
 
 namespace {
 
@@ -423,12 +424,9 @@ class Conv2D : public Generator<Conv2D> {
     int wide = vec * std::max(1, vectors_per_block.value());
     if (by_channels) {
       // The tile spans one packed weight block on every ISA. Narrower ISAs need more vectors for
-      // it, so they take fewer columns: accumulators + one weight vector per tile vector + one
-      // broadcast must fit the register file (32 vector registers with AVX-512, else 16).
+      // it, so they take fewer columns.
       wide = filter_pack();
-      const int registers = vec == 16 ? 32 : 16;
-      const int vectors = wide / vec;
-      block = std::max(1, std::min(block, (registers - vectors - 1) / vectors));
+      block = halconv::generators::register_tile_columns(block, wide / vec, vec);
     }
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
@@ -508,10 +506,8 @@ class Conv2D : public Generator<Conv2D> {
   void schedule_winograd() {
     const int vec = natural_vector_size<float>();
     const int wide = filter_pack();
-    const int registers = vec == 16 ? 32 : 16;
-    const int vectors = wide / vec;
-    const int tiles =
-        std::max(1, std::min(block_size.value(), (registers - vectors - 1) / vectors));
+    const int tiles = halconv::generators::register_tile_columns(std::max(1, block_size.value()),
+                                                                 wide / vec, vec);
     const int rows = std::max(2, rows_per_task.value() / 2 * 2);
     output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
         .split(x, bo, bi, 2 * tiles, TailStrategy::GuardWithIf)

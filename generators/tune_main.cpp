@@ -19,6 +19,7 @@
 
 #include "Halide.h"
 #include "halconv/config.h"
+#include "register_tile.h"
 #include "suite.h"
 #include "variant_rules.h"
 
@@ -211,9 +212,9 @@ std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Can
 }
 
 // The candidates for a variant. A channel-vector tile at the host's vector width is clamped to
-// the register file (the generator's rule: accumulators + a weight vector per tile vector + a
-// broadcast), so several block sizes can make the same code here; of those only the largest is
-// timed (the widest ISA, with twice the registers, is the one where a larger block can differ).
+// the register file (register_tile_columns, the generator's rule), so several block sizes can make
+// the same code here; of those only the largest is timed (the widest ISA, with twice the
+// registers, is the one where a larger block can differ).
 std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels,
                                       int host_vector) {
   // Reduction chunks only where the reduction has more input channels than a chunk (the
@@ -229,16 +230,13 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   if (v.max_filters > 0) vpbs = {v.max_filters / 16};
   const std::vector<int> blocks_descending =
       by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
-  const int registers = host_vector == 16 ? 32 : 16;
   std::vector<Candidate> out;
   for (int vpb : vpbs) {
     std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
     for (int b : blocks_descending) {
-      int host_block = b;
-      if (by_channels) {
-        const int vectors = std::max(1, 16 * vpb / host_vector);
-        host_block = std::max(1, std::min(b, (registers - vectors - 1) / vectors));
-      }
+      const int host_block = by_channels ? halconv::generators::register_tile_columns(
+                                               b, std::max(1, 16 * vpb / host_vector), host_vector)
+                                         : b;
       if (std::find(host_blocks.begin(), host_blocks.end(), host_block) != host_blocks.end()) {
         continue;
       }

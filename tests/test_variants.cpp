@@ -266,12 +266,14 @@ TEST(Winograd, RoundsLikeTheDirectVariant) {
 
 // Shape classes: the rules that send a layer to the variant measured fastest for it.
 TEST(Selection, ShapeClassesFollowChannelCounts) {
-  auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups) {
+  auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups,
+                   int64_t kernel = 3, int64_t strides = 1) {
     Conv2DConfig c;
     c.data_format = format;
     c.filters = filters;
     c.groups = groups;
-    c.kernel_size = 3;
+    c.kernel_size = kernel;
+    c.strides = strides;
     c.padding = Padding::same;
     const Shape shape =
         format == DataFormat::channels_last ? Shape{1, 12, 12, in_c} : Shape{1, in_c, 12, 12};
@@ -286,18 +288,17 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
-  auto chosen_1x1 = [&](DataFormat format, int64_t filters) {
-    Conv2DConfig c;
-    c.data_format = format;
-    c.filters = filters;
-    const Shape shape =
-        format == DataFormat::channels_last ? Shape{1, 12, 12, 32} : Shape{1, 32, 12, 12};
-    return select_variant(make_problem(c, shape), Device::cpu).chosen;
-  };
-  EXPECT_EQ(chosen_1x1(nhwc, 16), "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
-  EXPECT_EQ(chosen_1x1(nhwc, 17), "conv2d_nhwc_k1x1_sr_d1_cpu");
-  EXPECT_EQ(chosen_1x1(nchw, 24), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
-  EXPECT_EQ(chosen_1x1(nchw, 64), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  // Pointwise.
+  EXPECT_EQ(chosen(nhwc, 32, 16, 1, 1),
+            "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
+  EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
+  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  // 2x2: the seed's RGB layer gets constant taps; strided or many-channel ones the generic forms.
+  EXPECT_EQ(chosen(nhwc, 3, 64, 1, 2), "conv2d_nhwc_k2x2_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 3, 64, 1, 2), "conv2d_nchw_k2x2_s1_d1_cpu");
+  EXPECT_EQ(chosen(nhwc, 3, 64, 1, 2, 2), "conv2d_nhwc_generic_cpu");
+  EXPECT_EQ(chosen(nchw, 64, 64, 1, 2), "conv2d_nchw_cv_generic_cpu");
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {

@@ -1,0 +1,17 @@
+// The CPU register tile's size rule, shared by the generator (which applies it) and the tuner
+// (which skips candidates it makes identical).
+#pragma once
+
+#include <algorithm>
+
+namespace halconv::generators {
+
+// Columns of a channel-vector tile of `tile_vectors` vectors that fit the vector register file
+// (32 registers with AVX-512's 16-float vectors, else 16): the accumulators, one weight vector per
+// tile vector and one broadcast. `columns` is the tile asked for; at least one column remains.
+inline int register_tile_columns(int columns, int tile_vectors, int vector_floats) {
+  const int registers = vector_floats == 16 ? 32 : 16;
+  return std::max(1, std::min(columns, (registers - tile_vectors - 1) / tile_vectors));
+}
+
+}  // namespace halconv::generators
