@@ -201,7 +201,10 @@ class Conv2D : public Generator<Conv2D> {
     const bool staged_at_output = kernel_size == 1;
     // Winograd NCHW stages (transposes) each input pixel once, not once per overlapping tile.
     const bool winograd_staged = algorithm == Algorithm::Winograd && !nhwc;
-    if ((groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) || winograd_staged) {
+    if (staged_by_phase()) {
+      in_phases(c, x, phase, y, n) = zero_filled(2 * x + phase - pad_left, y, c, n);
+    } else if ((groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct) ||
+               winograd_staged) {
       const Expr in_x = staged_at_output ? x * sx - pad_left : x;
       const Expr in_y = staged_at_output ? y * sy - pad_top : y;
       if (nhwc) {
@@ -213,6 +216,11 @@ class Conv2D : public Generator<Conv2D> {
     // The staged input under kernel tap (kx, ky) for output (x, y).
     const auto tap = [&](const Expr& channel, const Expr& kx, const Expr& ky) {
       if (staged_at_output) return in_rows(channel, x, y, n);
+      if (staged_by_phase()) {
+        // Input column 2 x + kx dx - pad_left, as (column pair, phase) of the staged copy.
+        const Expr offset = kx * dx;
+        return in_phases(channel, x + offset / 2, offset % 2, y * sy + ky * dy - pad_top, n);
+      }
       return in_rows(channel, x * sx + kx * dx - pad_left, y * sy + ky * dy - pad_top, n);
     };
 
@@ -448,6 +456,8 @@ class Conv2D : public Generator<Conv2D> {
       // Staged per output channel: at the channel block.
       group_first_channel.compute_at(block_level);
       in_by_filter.compute_at(block_level).vectorize(c, vec);
+    } else if (staged_by_phase()) {
+      in_phases.compute_at(output, task).vectorize(x, vec).reorder_storage(x, phase, y, c, n);
     } else {
       in_rows.compute_at(output, task).vectorize(vdim, vec);
       if (!by_channels) {
@@ -489,6 +499,15 @@ class Conv2D : public Generator<Conv2D> {
     }
     output.fuse(channel_blocks, yo, block_rows).fuse(block_rows, n, task).parallel(task);
     return LoopLevel(output, task);
+  }
+
+  // Width-vectorized stride-2 CPU kernels read every other input column: their input is staged as
+  // two phases (even and odd columns), where each tap's width vector is a dense load, not a
+  // strided one (a shuffle of two loads per vector on x86).
+  bool staged_by_phase() const {
+    return layout == Layout::NCHW && !channel_vectors() && stride == 2 && kernel_size > 1 &&
+           groups_mode != GroupsMode::Narrow && algorithm == Algorithm::Direct &&
+           !get_target().has_gpu_feature();
   }
 
   // Direct variants: chunking applies where the reduction's first dimension is input channels along
@@ -599,10 +618,11 @@ class Conv2D : public Generator<Conv2D> {
       block_rows{"block_rows"}, task{"task"}, lanes{"lanes"}, vblocks{"vblocks"};
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
   std::vector<Var> tile_outer_vars;  // loops that move the tile, between the reduction and y
-  Var ci{"ci"}, e{"e"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"}, txi{"txi"}, xt{"xt"},
-      xi{"xi"};
+  Var ci{"ci"}, e{"e"}, phase{"phase"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"},
+      txi{"txi"}, xt{"xt"}, xi{"xi"};
   RVar rco{"rco"}, rci{"rci"};
   Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, conv{"conv"};
+  Func in_phases{"in_phases"};  // (c, column pair, phase, y, n): see staged_by_phase()
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};
   Func transformed_in{"transformed_in"}, winograd_m{"winograd_m"};
