@@ -95,7 +95,7 @@ function(halconv_add_conv2d)
            "    halconv::register_variant({\"${function}\", ${layout}, ${KERNEL}, ${STRIDE}, ${DILATION}, "
            "halconv::GroupsMode::${ARG_GROUPS}, halconv::Device::${device}, ${vectors_per_block}, "
            "${block_size}, \"${target_list}\", &${function}, /*nchw_by_channels=*/false, "
-           "/*winograd=*/false, /*max_filters=*/0}),\n")
+           "/*winograd=*/false, /*max_filters=*/0, /*max_output_pixels=*/0}),\n")
   endforeach ()
   set(register_source "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_register.cpp")
   file(WRITE "${register_source}.tmp"

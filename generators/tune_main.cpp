@@ -33,7 +33,7 @@ struct VariantInfo {
   std::string layout, groups;
   int kernel, stride, dilation;
   bool nchw_by_channels, winograd;
-  int max_filters;
+  int max_filters, max_output_pixels;
   // The runtime's description of this variant with these schedule parameters.
   halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1) const {
     halconv::VariantSpec s{};
@@ -52,6 +52,7 @@ struct VariantInfo {
     s.nchw_by_channels = nchw_by_channels;
     s.winograd = winograd;
     s.max_filters = max_filters;
+    s.max_output_pixels = max_output_pixels;
     return s;
   }
 };
@@ -59,15 +60,16 @@ struct VariantInfo {
 // The build's CPU variants, from the generated X-macro table.
 std::vector<VariantInfo> build_variants() {
   std::vector<VariantInfo> out;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,    \
-                        targets, by_channels, winograd, max_filters)                          \
-  if (std::string(#backend) == "CPU") {                                                       \
-    std::string key = #fn;                                                                    \
-    key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                     \
-    std::string l = #layout, g = #groups;                                                     \
-    std::transform(l.begin(), l.end(), l.begin(), ::tolower);                                 \
-    std::transform(g.begin(), g.end(), g.begin(), ::tolower);                                 \
-    out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd, max_filters}); \
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,  \
+                        targets, by_channels, winograd, max_filters, max_output_pixels)     \
+  if (std::string(#backend) == "CPU") {                                                     \
+    std::string key = #fn;                                                                  \
+    key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                   \
+    std::string l = #layout, g = #groups;                                                   \
+    std::transform(l.begin(), l.end(), l.begin(), ::tolower);                               \
+    std::transform(g.begin(), g.end(), g.begin(), ::tolower);                               \
+    out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd, max_filters, \
+                   max_output_pixels});                                                     \
   }
 #include "variants.inc"
 #undef HALCONV_VARIANT

@@ -78,10 +78,11 @@ Variant make_variant(const VariantSpec& spec) {
 std::deque<Variant> builtin_table() {
   using namespace columns;
   std::deque<Variant> table;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,   \
-                        targets, by_channels, winograd, max_filters)                         \
-  table.push_back(make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, \
-                                block, targets, &fn, by_channels, winograd, max_filters}));
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,       \
+                        targets, by_channels, winograd, max_filters, max_output_pixels)          \
+  table.push_back(                                                                               \
+      make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, \
+                    &fn, by_channels, winograd, max_filters, max_output_pixels}));
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;

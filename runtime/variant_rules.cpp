@@ -54,6 +54,11 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
     return std::to_string(filters_per_group) + " filters per group (variant serves at most " +
            std::to_string(v.max_filters) + ")";
   }
+  const int64_t output_pixels = p.out_h * p.out_w;
+  if (v.max_output_pixels > 0 && output_pixels > v.max_output_pixels) {
+    return std::to_string(output_pixels) + " output pixels per image (variant serves at most " +
+           std::to_string(v.max_output_pixels) + ")";
+  }
   // With few input channels, stores dominate and the width-vectorized NCHW variants win.
   if (v.layout == DataFormat::channels_first && v.nchw_by_channels &&
       cin_per_group < kNchwByChannelsMinChannels && v.groups != GroupsMode::narrow) {

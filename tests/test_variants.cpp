@@ -3,6 +3,7 @@
 // stride 2 under SAME, groups and depthwise, and every activation.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
 
@@ -117,8 +118,13 @@ struct CaseGenerator {
     }
     c.filters = filters;
     const int64_t batch = pick<int64_t>({1, 2});
-    const int64_t h = std::uniform_int_distribution<int64_t>(1, 10)(rng);
-    const int64_t w = std::uniform_int_distribution<int64_t>(1, 10)(rng);
+    // A deep-layer variant's output-pixel bound caps the image (stride 1 keeps it).
+    const int64_t max_side =
+        v.max_output_pixels > 0
+            ? static_cast<int64_t>(std::sqrt(static_cast<double>(v.max_output_pixels)))
+            : 10;
+    const int64_t h = std::uniform_int_distribution<int64_t>(1, max_side)(rng);
+    const int64_t w = std::uniform_int_distribution<int64_t>(1, max_side)(rng);
     Shape shape = c.data_format == DataFormat::channels_last ? Shape{batch, h, w, in_c}
                                                              : Shape{batch, in_c, h, w};
     const bool fits =
@@ -183,6 +189,8 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? in_c : 1;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
+    const Problem p = make_problem(c, shape);
+    if (v.max_output_pixels > 0 && p.out_h * p.out_w > v.max_output_pixels) continue;
     EXPECT_LE(run(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
   }
 }
@@ -235,10 +243,12 @@ TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
   const Selection s = select_variant(p, Device::cpu);
   EXPECT_EQ(s.chosen, "conv2d_nhwc_k3x3_s2_d1_cpu");
   ASSERT_FALSE(s.declined.empty());
-  EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  ASSERT_GE(s.declined.size(), 3u);
+  EXPECT_EQ(s.declined[0].first, "conv2d_nhwc_wino3x3_s1_d1_p64_cpu");
   EXPECT_NE(s.declined[0].second.find("strides 2x2"), std::string::npos);
-  EXPECT_EQ(s.declined[1].first, "conv2d_nhwc_k1x1_sr_d1_f16_cpu");
-  EXPECT_NE(s.declined[1].second.find("kernel_size 3x3"), std::string::npos);
+  EXPECT_EQ(s.declined[1].first, "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  EXPECT_EQ(s.declined[2].first, "conv2d_nhwc_k1x1_sr_d1_f16_cpu");
+  EXPECT_NE(s.declined[2].second.find("kernel_size 3x3"), std::string::npos);
   EXPECT_NE(explain(p, Device::cpu).find("chosen: conv2d_nhwc_k3x3_s2_d1_cpu"), std::string::npos);
 }
 
@@ -288,6 +298,23 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
+  // Deep layers (at most 64 output pixels) get their own Winograd schedule.
+  auto chosen_deep = [](DataFormat format, int64_t side) {
+    Conv2DConfig c;
+    c.data_format = format;
+    c.filters = 512;
+    c.kernel_size = 3;
+    c.padding = Padding::same;
+    const Shape shape =
+        format == DataFormat::channels_last ? Shape{1, side, side, 512} : Shape{1, 512, side, side};
+    const Selection s = select_variant(make_problem(c, shape), Device::cpu);
+    return s.chosen + " | " + (s.declined.empty() ? "" : s.declined[0].second);
+  };
+  EXPECT_EQ(chosen_deep(nhwc, 7), "conv2d_nhwc_wino3x3_s1_d1_p64_cpu | ");
+  EXPECT_EQ(chosen_deep(nchw, 8).substr(0, 37), "conv2d_nchw_cv_wino3x3_s1_d1_p64_cpu ");
+  EXPECT_EQ(chosen_deep(nhwc, 9),
+            "conv2d_nhwc_wino3x3_s1_d1_cpu | 81 output pixels per image (variant serves at most "
+            "64)");
   // Pointwise.
   EXPECT_EQ(chosen(nhwc, 32, 16, 1, 1),
             "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections

@@ -46,6 +46,9 @@ struct VariantSpec {
   // Serves only layers with at most this many filters per group (0: any). A variant with a
   // narrower filter tile computes fewer padded filters for layers that have few.
   int max_filters = 0;
+  // Serves only layers with at most this many output pixels per image (0: any): a schedule for
+  // deep layers, where few pixels share each weight and weight traffic decides.
+  int max_output_pixels = 0;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
