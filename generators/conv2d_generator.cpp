@@ -179,7 +179,7 @@ class Conv2D : public Generator<Conv2D> {
 
   void generate() {
     const bool nhwc = layout == Layout::NHWC;
-    const int c_dim = nhwc ? 0 : 2, x_dim = nhwc ? 1 : 0, y_dim = nhwc ? 2 : 1;
+    const int c_dim = channel_dim(), x_dim = nhwc ? 1 : 0, y_dim = nhwc ? 2 : 1;
 
     // Zero fill outside the input, channels included: tiles past the last output channel (the
     // runtime pads the weights to whole tiles) then read zeros instead of out-of-range memory.
@@ -405,6 +405,9 @@ class Conv2D : public Generator<Conv2D> {
   }
 
  private:
+  // The input's and output's channel dimension (innermost for NHWC).
+  int channel_dim() const { return layout == Layout::NHWC ? 0 : 2; }
+
   int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }
 
   // Filters per packed weight block; the runtime's Variant::filter_tile() is the same rule. NHWC
@@ -463,8 +466,7 @@ class Conv2D : public Generator<Conv2D> {
       if (by_channels) {
         // RGB input: channel vectors of three real lanes would read past the channels through
         // the zero fill, a gather per pixel; a scalar copy is cheaper (4% on the seed's shapes).
-        const int c_dim = layout == Layout::NHWC ? 0 : 2;
-        in_rows.specialize(input.dim(c_dim).extent() == 3);
+        in_rows.specialize(input.dim(channel_dim()).extent() == 3);
       }
       in_rows.vectorize(vdim, vec);
       if (!by_channels) {

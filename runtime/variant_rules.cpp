@@ -54,9 +54,8 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
     return std::to_string(filters_per_group) + " filters per group (variant serves at most " +
            std::to_string(v.max_filters) + ")";
   }
-  const int64_t output_pixels = p.out_h * p.out_w;
-  if (v.max_output_pixels > 0 && output_pixels > v.max_output_pixels) {
-    return std::to_string(output_pixels) + " output pixels per image (variant serves at most " +
+  if (!serves_output_pixels(v, p)) {
+    return std::to_string(p.out_h * p.out_w) + " output pixels per image (variant serves at most " +
            std::to_string(v.max_output_pixels) + ")";
   }
   // With few input channels, stores dominate and the width-vectorized NCHW variants win.
@@ -66,6 +65,10 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            std::to_string(kNchwByChannelsMinChannels) + " to vectorize along channels)";
   }
   return {};
+}
+
+bool serves_output_pixels(const VariantSpec& v, const Problem& p) {
+  return v.max_output_pixels <= 0 || p.out_h * p.out_w <= v.max_output_pixels;
 }
 
 int64_t filter_tile(const VariantSpec& v) {

@@ -13,6 +13,10 @@ namespace halconv::detail {
 // otherwise why not. The backend is not considered here.
 std::string shape_decline_reason(const VariantSpec& v, const Problem& p);
 
+// Whether the variant's bound on output pixels per image (max_output_pixels; 0: none) admits p.
+// The variant tests skip sizes past the bound with this same rule.
+bool serves_output_pixels(const VariantSpec& v, const Problem& p);
+
 // The packed weights' filter count is padded to a multiple of this: one whole register tile at
 // the widest ISA (the generator's filter_pack() is the same rule).
 int64_t filter_tile(const VariantSpec& v);

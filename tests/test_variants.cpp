@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <utility>
 
 #include "halconv/halconv.h"
 #include "reference.h"
@@ -190,7 +191,7 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
     const Problem p = make_problem(c, shape);
-    if (v.max_output_pixels > 0 && p.out_h * p.out_w > v.max_output_pixels) continue;
+    if (!detail::serves_output_pixels(v, p)) continue;
     EXPECT_LE(run(c, shape, static_cast<unsigned>(size)), kTolerance) << size;
   }
 }
@@ -299,7 +300,7 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
   // Deep layers (at most 64 output pixels) get their own Winograd schedule.
-  auto chosen_deep = [](DataFormat format, int64_t side) {
+  auto select_deep = [](DataFormat format, int64_t side) {
     Conv2DConfig c;
     c.data_format = format;
     c.filters = 512;
@@ -307,14 +308,16 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
     c.padding = Padding::same;
     const Shape shape =
         format == DataFormat::channels_last ? Shape{1, side, side, 512} : Shape{1, 512, side, side};
-    const Selection s = select_variant(make_problem(c, shape), Device::cpu);
-    return s.chosen + " | " + (s.declined.empty() ? "" : s.declined[0].second);
+    return select_variant(make_problem(c, shape), Device::cpu);
   };
-  EXPECT_EQ(chosen_deep(nhwc, 7), "conv2d_nhwc_wino3x3_s1_d1_p64_cpu | ");
-  EXPECT_EQ(chosen_deep(nchw, 8).substr(0, 37), "conv2d_nchw_cv_wino3x3_s1_d1_p64_cpu ");
-  EXPECT_EQ(chosen_deep(nhwc, 9),
-            "conv2d_nhwc_wino3x3_s1_d1_cpu | 81 output pixels per image (variant serves at most "
-            "64)");
+  EXPECT_EQ(select_deep(nhwc, 7).chosen, "conv2d_nhwc_wino3x3_s1_d1_p64_cpu");
+  EXPECT_EQ(select_deep(nchw, 8).chosen, "conv2d_nchw_cv_wino3x3_s1_d1_p64_cpu");
+  const Selection past_bound = select_deep(nhwc, 9);
+  EXPECT_EQ(past_bound.chosen, "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  ASSERT_FALSE(past_bound.declined.empty());
+  EXPECT_EQ(past_bound.declined[0],
+            std::make_pair(std::string("conv2d_nhwc_wino3x3_s1_d1_p64_cpu"),
+                           std::string("81 output pixels per image (variant serves at most 64)")));
   // Pointwise.
   EXPECT_EQ(chosen(nhwc, 32, 16, 1, 1),
             "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
