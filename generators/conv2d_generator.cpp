@@ -17,7 +17,7 @@ using namespace Halide;
 using halconv::Activation;
 
 enum class Layout { NHWC, NCHW };
-enum class GroupsMode { Dense, Grouped, Depthwise, Narrow };
+enum class GroupsMode { Dense, Grouped, Depthwise, Narrow, BlockDiagonal };
 enum class Algorithm { Direct, Winograd };
 
 // Winograd F(2x2, 3x3) (Lavin and Gray, 2016): a 4x4 input tile, transformed by B^T d B and
@@ -125,7 +125,8 @@ class Conv2D : public Generator<Conv2D> {
                                          {{"dense", GroupsMode::Dense},
                                           {"grouped", GroupsMode::Grouped},
                                           {"depthwise", GroupsMode::Depthwise},
-                                          {"narrow", GroupsMode::Narrow}}};
+                                          {"narrow", GroupsMode::Narrow},
+                                          {"block_diagonal", GroupsMode::BlockDiagonal}}};
   // NCHW only: vectorize along output channels, as NHWC does, instead of along width. The input
   // rows are transposed as they are staged and the output tile as it is stored, so layers with
   // many channels run the NHWC inner loop; the width-vectorized form stays better for a few.
@@ -251,6 +252,32 @@ class Conv2D : public Generator<Conv2D> {
       conv(c, x, y, n) +=
           weight(c, r.x, r.y, r.z) *
           in_by_filter(c, r.x, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
+    } else if (groups_mode == GroupsMode::BlockDiagonal) {
+      // Grouped with several filters per group, as a dense convolution with block-diagonal
+      // weights: each channel vector reduces over the input channels of every group its lanes
+      // touch, with zero weights across groups, so the input under a tap is one value broadcast
+      // to the vector, as in the dense path, where narrow staging gathers one channel per lane.
+      // The cost is groups_per_vector times the multiplies, hence the runtime's lower bound on
+      // filters per group.
+      _halide_user_assert(channel_vectors() && !get_target().has_gpu_feature())
+          << "groups_mode=block_diagonal is for CPU variants vectorized along channels";
+      const int vec = natural_vector_size<float>();
+      const Expr cin_per_group = kernel.dim(1).extent();
+      const Expr filters_per_group = filters / groups;
+      // The vector holding filter c starts at a multiple of vec; its lanes fall in whole groups,
+      // one group, or (neither count divides the other) at most this many groups.
+      const Expr groups_per_vector =
+          select(vec % filters_per_group == 0, vec / filters_per_group,
+                 filters_per_group % vec == 0, 1, (vec - 2) / filters_per_group + 2);
+      const Expr vector_first_channel = (c / vec * vec / filters_per_group) * cin_per_group;
+      const Expr channel_in_group =
+          vector_first_channel + ci - c / filters_per_group * cin_per_group;
+      block_diagonal(c, ci, x, y) =
+          select(channel_in_group >= 0 && channel_in_group < cin_per_group,
+                 weight(c, clamp(channel_in_group, 0, cin_per_group - 1), x, y), 0.0f);
+      r = RDom(0, groups_per_vector * cin_per_group, 0, kw, 0, kh, "r");
+      conv(c, x, y, n) +=
+          block_diagonal(c, r.x, r.y, r.z) * tap(vector_first_channel + r.x, r.y, r.z);
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
@@ -455,6 +482,10 @@ class Conv2D : public Generator<Conv2D> {
 
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
+    if (groups_mode == GroupsMode::BlockDiagonal) {
+      // (filter, input channel of its vector's span, kx, ky): a channel block's weights.
+      block_diagonal.compute_at(block_level).vectorize(c, vec);
+    }
     if (groups_mode == GroupsMode::Narrow) {
       // Staged per output channel: at the channel block.
       group_first_channel.compute_at(block_level);
@@ -630,7 +661,8 @@ class Conv2D : public Generator<Conv2D> {
   Var ci{"ci"}, e{"e"}, phase{"phase"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"},
       txi{"txi"}, xt{"xt"}, xi{"xi"};
   RVar rco{"rco"}, rci{"rci"};
-  Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, conv{"conv"};
+  Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, block_diagonal{"block_diagonal"},
+      conv{"conv"};
   Func in_phases{"in_phases"};  // (c, column pair, phase, y, n): see staged_by_phase()
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};

@@ -42,10 +42,11 @@ struct VariantInfo {
     s.kernel = kernel;
     s.stride = stride;
     s.dilation = dilation;
-    s.groups = groups == "dense"       ? halconv::GroupsMode::dense
-               : groups == "depthwise" ? halconv::GroupsMode::depthwise
-               : groups == "narrow"    ? halconv::GroupsMode::narrow
-                                       : halconv::GroupsMode::grouped;
+    s.groups = groups == "dense"            ? halconv::GroupsMode::dense
+               : groups == "depthwise"      ? halconv::GroupsMode::depthwise
+               : groups == "narrow"         ? halconv::GroupsMode::narrow
+               : groups == "block_diagonal" ? halconv::GroupsMode::block_diagonal
+                                            : halconv::GroupsMode::grouped;
     s.backend = halconv::Device::cpu;
     s.vectors_per_block = vectors_per_block;
     s.block_size = block_size;

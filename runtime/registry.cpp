@@ -20,6 +20,7 @@ constexpr GroupsMode DENSE = GroupsMode::dense;
 constexpr GroupsMode GROUPED = GroupsMode::grouped;
 constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
 constexpr GroupsMode NARROW = GroupsMode::narrow;
+constexpr GroupsMode BLOCK_DIAGONAL = GroupsMode::block_diagonal;
 constexpr Device CPU = Device::cpu;
 constexpr Device CUDA = Device::cuda;
 constexpr Device OPENCL = Device::opencl;

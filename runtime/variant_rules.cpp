@@ -42,6 +42,13 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            " input channels per group (needs groups > 1, at most " +
            std::to_string(kNarrowGroupChannels) + " per group)";
   }
+  const int64_t filters_per_group = p.filters / p.groups;
+  if (v.groups == GroupsMode::block_diagonal &&
+      (p.groups == 1 || filters_per_group < kBlockDiagonalMinFilters)) {
+    return "groups " + std::to_string(p.groups) + " with " + std::to_string(filters_per_group) +
+           " filters per group (needs groups > 1, at least " +
+           std::to_string(kBlockDiagonalMinFilters) + " per group)";
+  }
   // Winograd saves multiplies per input channel but transforms every tile: with few input channels
   // the transforms dominate. Measured 2026-11-24 (AVX2, 2 threads): 3 channels at 0.55x the direct
   // variant, ResNet's 64-512 at 1.1-1.6x.
@@ -49,7 +56,6 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
     return std::to_string(p.in_c) + " input channels (Winograd needs at least " +
            std::to_string(kWinogradMinChannels) + ")";
   }
-  const int64_t filters_per_group = p.filters / p.groups;
   if (v.max_filters > 0 && filters_per_group > v.max_filters) {
     return std::to_string(filters_per_group) + " filters per group (variant serves at most " +
            std::to_string(v.max_filters) + ")";
@@ -60,7 +66,8 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
   }
   // With few input channels, stores dominate and the width-vectorized NCHW variants win.
   if (v.layout == DataFormat::channels_first && v.nchw_by_channels &&
-      cin_per_group < kNchwByChannelsMinChannels && v.groups != GroupsMode::narrow) {
+      cin_per_group < kNchwByChannelsMinChannels && v.groups != GroupsMode::narrow &&
+      v.groups != GroupsMode::block_diagonal) {
     return std::to_string(cin_per_group) + " input channels per group (needs at least " +
            std::to_string(kNchwByChannelsMinChannels) + " to vectorize along channels)";
   }

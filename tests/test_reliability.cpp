@@ -54,11 +54,15 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       c.kernel_size = v.kernel ? v.kernel : 3;
       c.strides = v.stride ? v.stride : 2;
       c.dilation_rate = v.dilation ? v.dilation : 1;
-      // One input channel per group where the variant is for groups; by-channels NCHW and
-      // Winograd variants take only layers with 16 inputs or more.
-      const bool channel_groups =
-          v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow;
-      c.filters = v.max_filters > 0 ? v.max_filters : 34;
+      // One input channel per group where the variant is for groups (and 5 filters per group for
+      // the block-diagonal ones); by-channels NCHW and Winograd variants take only layers with 16
+      // inputs or more.
+      const bool channel_groups = v.groups == GroupsMode::depthwise ||
+                                  v.groups == GroupsMode::narrow ||
+                                  v.groups == GroupsMode::block_diagonal;
+      c.filters = v.max_filters > 0                        ? v.max_filters
+                  : v.groups == GroupsMode::block_diagonal ? 5 * 34
+                                                           : 34;
       c.groups = channel_groups ? 34 : 1;
       c.activation = activation;
       const int64_t in_c = channel_groups ? 34

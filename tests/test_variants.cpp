@@ -63,7 +63,9 @@ struct CaseGenerator {
     c.dilation_rate =
         v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
     // NCHW-by-channels dense and Winograd variants take layers with at least 16 inputs.
-    const bool many_inputs = (v.nchw_by_channels && v.groups != GroupsMode::narrow) || v.winograd;
+    const bool grouped_cv =
+        v.groups == GroupsMode::narrow || v.groups == GroupsMode::block_diagonal;
+    const bool many_inputs = (v.nchw_by_channels && !grouped_cv) || v.winograd;
     // 67 and 130 span several reduction chunks (reduction_chunk 64) with a tail.
     int64_t in_c = many_inputs ? pick<int64_t>({16, 17, 31, 33, 67, 130})
                                : pick<int64_t>({1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 67});
@@ -94,6 +96,14 @@ struct CaseGenerator {
           filters = 4 * pick<int64_t>({1, 5});
           break;
       }
+    } else if (v.groups == GroupsMode::block_diagonal) {
+      // At least kBlockDiagonalMinFilters filters per group: counts that divide the vector,
+      // that it divides, and neither (5, 6, 12, 17); 1 to 20 input channels per group.
+      const int64_t filters_per_group = pick<int64_t>({4, 5, 6, 8, 12, 16, 17});
+      const int64_t cin_per_group = pick<int64_t>({1, 3, 4, 20});
+      c.groups = pick<int64_t>({2, 3, 8});
+      in_c = c.groups * cin_per_group;
+      filters = c.groups * filters_per_group;
     } else if (v.groups == GroupsMode::depthwise) {
       c.groups = in_c;
       filters = in_c;
@@ -184,10 +194,14 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.strides = v.stride ? v.stride : 2;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     const int64_t in_c = 17;
-    c.filters = v.groups == GroupsMode::narrow ? 2 * in_c
-                : v.max_filters > 0            ? v.max_filters - 1
-                                               : 17;
-    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? in_c : 1;
+    c.filters = v.groups == GroupsMode::narrow           ? 2 * in_c
+                : v.groups == GroupsMode::block_diagonal ? 5 * in_c
+                : v.max_filters > 0                      ? v.max_filters - 1
+                                                         : 17;
+    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ||
+                       v.groups == GroupsMode::block_diagonal
+                   ? in_c
+                   : 1;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
     const Problem p = make_problem(c, shape);
@@ -210,7 +224,9 @@ TEST_P(EveryVariant, EveryActivation) {
     c.strides = v.stride ? v.stride : 1;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     c.filters = v.max_filters > 0 ? v.max_filters : 18;  // even: glu halves channels_last outputs
-    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? 18 : 1;
+    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? 18
+               : v.groups == GroupsMode::block_diagonal                            ? 3
+                                                                                   : 1;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
     const Shape shape =
@@ -293,11 +309,16 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
   EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
-  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped_cpu");
-  EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_generic_cpu");  // 32 channels per group
+  // Grouped: block-diagonal at 4 filters per group or more (3x3 stride 1), narrow below.
+  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped3x3_s1_d1_cpu");  // ResNeXt
+  EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_grouped3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nhwc, 64, 128, 64), "conv2d_nhwc_grouped_cpu");
+  EXPECT_EQ(chosen(nhwc, 128, 128, 32, 3, 2), "conv2d_nhwc_grouped_cpu");
+  EXPECT_EQ(chosen(nhwc, 64, 64, 2, 5), "conv2d_nhwc_generic_cpu");  // 32 channels per group
   EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped_cpu");
+  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 64, 128, 64), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
   // Deep layers (at most 64 output pixels) get their own Winograd schedule.
   auto select_deep = [](DataFormat format, int64_t side) {

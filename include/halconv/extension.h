@@ -19,8 +19,12 @@ using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
 
 // dense: groups 1. grouped: any groups. depthwise: groups == input channels == filters.
 // narrow: groups > 1 with at most kNarrowGroupChannels input channels per group.
-enum class GroupsMode { dense, grouped, depthwise, narrow };
+// block_diagonal: groups > 1 with at least kBlockDiagonalMinFilters filters per group (the
+// variant multiplies zeros across the groups a channel vector spans: 8 / filters per group times
+// the work with AVX2, when that is above 1).
+enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal };
 constexpr int kNarrowGroupChannels = 16;
+constexpr int kBlockDiagonalMinFilters = 4;
 constexpr int kWinogradMinChannels = 16;
 constexpr int kNchwByChannelsMinChannels = 16;
 
