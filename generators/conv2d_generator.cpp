@@ -270,8 +270,10 @@ class Conv2D : public Generator<Conv2D> {
           select(vec % filters_per_group == 0, vec / filters_per_group,
                  filters_per_group % vec == 0, 1, (vec - 2) / filters_per_group + 2);
       const Expr vector_first_channel = (c / vec * vec / filters_per_group) * cin_per_group;
+      // Per filter once per task: a vector division by a run-time value is a division per lane.
+      group_first_channel(c) = c / filters_per_group * cin_per_group;
       const Expr channel_in_group =
-          vector_first_channel + ci - c / filters_per_group * cin_per_group;
+          group_first_channel(c / vec * vec) + ci - group_first_channel(c);
       block_diagonal(c, ci, x, y) =
           select(channel_in_group >= 0 && channel_in_group < cin_per_group,
                  weight(c, clamp(channel_in_group, 0, cin_per_group - 1), x, y), 0.0f);
@@ -483,8 +485,13 @@ class Conv2D : public Generator<Conv2D> {
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
     if (groups_mode == GroupsMode::BlockDiagonal) {
-      // (filter, input channel of its vector's span, kx, ky): a channel block's weights.
-      block_diagonal.compute_at(block_level).vectorize(c, vec);
+      // (filter, input channel of its vector's span, kx, ky): a channel block's weights, each
+      // vector's channel indices computed once for all its (ci, kx, ky).
+      group_first_channel.compute_at(block_level).vectorize(c, vec);
+      block_diagonal.compute_at(block_level)
+          .split(c, vblocks, lanes, vec)
+          .vectorize(lanes)
+          .reorder(lanes, ci, x, y, vblocks);
     }
     if (groups_mode == GroupsMode::Narrow) {
       // Staged per output channel: at the channel block.

@@ -309,12 +309,15 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
   EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
-  // Grouped: block-diagonal at 4 filters per group or more (3x3 stride 1), narrow below.
+  // Grouped: block-diagonal at 4 filters per group or more (3x3 stride 1 with constants), narrow
+  // below with at most 16 input channels per group, else generic.
   EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped3x3_s1_d1_cpu");  // ResNeXt
   EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_grouped3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 64, 128, 64), "conv2d_nhwc_grouped_cpu");
-  EXPECT_EQ(chosen(nhwc, 128, 128, 32, 3, 2), "conv2d_nhwc_grouped_cpu");
-  EXPECT_EQ(chosen(nhwc, 64, 64, 2, 5), "conv2d_nhwc_generic_cpu");  // 32 channels per group
+  EXPECT_EQ(chosen(nhwc, 128, 128, 32, 3, 2), "conv2d_nhwc_grouped_bd_cpu");
+  EXPECT_EQ(chosen(nhwc, 64, 64, 2, 5), "conv2d_nhwc_grouped_bd_cpu");  // 32 channels per group
+  EXPECT_EQ(chosen(nhwc, 64, 64, 32, 5), "conv2d_nhwc_grouped_cpu");    // 2 filters per group
+  EXPECT_EQ(chosen(nhwc, 128, 4, 2), "conv2d_nhwc_generic_cpu");
   EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped3x3_s1_d1_cpu");
