@@ -272,14 +272,22 @@ class Conv2D : public Generator<Conv2D> {
       const Expr vector_first_channel = (c / vec * vec / filters_per_group) * cin_per_group;
       // Per filter once per task: a vector division by a run-time value is a division per lane.
       group_first_channel(c) = c / filters_per_group * cin_per_group;
-      const Expr channel_in_group =
-          group_first_channel(c / vec * vec) + ci - group_first_channel(c);
-      block_diagonal(c, ci, x, y) =
+      // Laid out as the packed weights: (filter % pack, input channel of the filter's vector's
+      // span, kx, ky, filter / pack), so a vector of filters is a dense load of either.
+      const Expr filter = n * pack + c;
+      const Expr vector_group_first = group_first_channel(filter / vec * vec);
+      // Whole vectors per group: every lane's group is the vector's, so the weights below are a
+      // dense load (the schedule specializes on this), not a gather.
+      whole_vectors_per_group = filters_per_group % vec == 0;
+      const Expr own_group_first =
+          select(whole_vectors_per_group, vector_group_first, group_first_channel(filter));
+      const Expr channel_in_group = vector_group_first + ci - own_group_first;
+      block_diagonal(c, ci, x, y, n) =
           select(channel_in_group >= 0 && channel_in_group < cin_per_group,
-                 weight(c, clamp(channel_in_group, 0, cin_per_group - 1), x, y), 0.0f);
+                 kernel(c, clamp(channel_in_group, 0, cin_per_group - 1), x, y, n), 0.0f);
       r = RDom(0, groups_per_vector * cin_per_group, 0, kw, 0, kh, "r");
-      conv(c, x, y, n) +=
-          block_diagonal(c, r.x, r.y, r.z) * tap(vector_first_channel + r.x, r.y, r.z);
+      conv(c, x, y, n) += block_diagonal(c % pack, r.x, r.y, r.z, c / pack) *
+                          tap(vector_first_channel + r.x, r.y, r.z);
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
@@ -485,13 +493,14 @@ class Conv2D : public Generator<Conv2D> {
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
     if (groups_mode == GroupsMode::BlockDiagonal) {
-      // (filter, input channel of its vector's span, kx, ky): a channel block's weights, each
-      // vector's channel indices computed once for all its (ci, kx, ky).
+      // A channel block's weights (one packed block), each vector's channel indices computed
+      // once for all its (ci, kx, ky).
       group_first_channel.compute_at(block_level).vectorize(c, vec);
       block_diagonal.compute_at(block_level)
           .split(c, vblocks, lanes, vec)
           .vectorize(lanes)
-          .reorder(lanes, ci, x, y, vblocks);
+          .reorder(lanes, ci, x, y, vblocks)
+          .specialize(whole_vectors_per_group);
     }
     if (groups_mode == GroupsMode::Narrow) {
       // Staged per output channel: at the channel block.
@@ -673,6 +682,7 @@ class Conv2D : public Generator<Conv2D> {
   Func in_phases{"in_phases"};  // (c, column pair, phase, y, n): see staged_by_phase()
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};
+  Expr whole_vectors_per_group;  // block-diagonal: filters per group a multiple of the vector
   Func transformed_in{"transformed_in"}, winograd_m{"winograd_m"};
   RDom r;
 };
