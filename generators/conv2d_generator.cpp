@@ -229,6 +229,15 @@ class Conv2D : public Generator<Conv2D> {
     auto weight = [&](const Expr& f, const Expr& ci, const Expr& kx, const Expr& ky) {
       return kernel(f % pack, ci, kx, ky, f / pack);
     };
+    // The first input channel of filter f's group: one rule for every grouped form.
+    const auto group_first_channel_of = [&](const Expr& f) {
+      return f / (filters / groups) * kernel.dim(1).extent();
+    };
+    if (groups_mode == GroupsMode::Narrow || groups_mode == GroupsMode::BlockDiagonal) {
+      // A Func, so the schedule computes it once per filter and task: a vector division by a
+      // run-time value is a division per lane.
+      group_first_channel(c) = group_first_channel_of(c);
+    }
     conv(c, x, y, n) = bias(c);
     if (algorithm == Algorithm::Winograd) {
       _halide_user_assert(channel_vectors() && kernel_size == 3 && stride == 1 && dilation == 1 &&
@@ -241,7 +250,6 @@ class Conv2D : public Generator<Conv2D> {
       // (filter, channel of its group, x, y, n), and the inner loop loads it as a dense vector.
       // Out-of-range channels (padded filters) read the zero fill.
       const Expr cin_per_group = kernel.dim(1).extent();
-      group_first_channel(c) = (c / (filters / groups)) * cin_per_group;
       const Expr in_channel = group_first_channel(c) + ci;
       if (nhwc) {
         in_by_filter(c, ci, x, y, n) = zero_filled(in_channel, x, y, n);
@@ -269,9 +277,8 @@ class Conv2D : public Generator<Conv2D> {
       const Expr groups_per_vector =
           select(vec % filters_per_group == 0, vec / filters_per_group,
                  filters_per_group % vec == 0, 1, (vec - 2) / filters_per_group + 2);
-      const Expr vector_first_channel = (c / vec * vec / filters_per_group) * cin_per_group;
-      // Per filter once per task: a vector division by a run-time value is a division per lane.
-      group_first_channel(c) = c / filters_per_group * cin_per_group;
+      // Inline, not the Func: the same for every lane, so one scalar per vector.
+      const Expr vector_first_channel = group_first_channel_of(c / vec * vec);
       // Laid out as the packed weights: (filter % pack, input channel of the filter's vector's
       // span, kx, ky, filter / pack), so a vector of filters is a dense load of either.
       const Expr filter = n * pack + c;
@@ -299,7 +306,7 @@ class Conv2D : public Generator<Conv2D> {
       Expr in_channel = r.x;
       if (groups_mode == GroupsMode::Grouped) {
         // The schedule specializes groups == 1, where this folds to a broadcastable r.x.
-        in_channel = select(groups == 1, r.x, (c / (filters / groups)) * cin_per_group + r.x);
+        in_channel = select(groups == 1, r.x, group_first_channel_of(c) + r.x);
       }
       conv(c, x, y, n) += weight(c, r.x, r.y, r.z) * tap(in_channel, r.y, r.z);
     }

@@ -9,6 +9,7 @@
 #include "halconv/halconv.h"
 #include "reference.h"
 #include "registry.h"
+#include "variant_layers.h"
 
 namespace halconv {
 namespace {
@@ -54,21 +55,17 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       c.kernel_size = v.kernel ? v.kernel : 3;
       c.strides = v.stride ? v.stride : 2;
       c.dilation_rate = v.dilation ? v.dilation : 1;
-      // One input channel per group where the variant is for groups (and 5 filters per group for
-      // the block-diagonal ones); by-channels NCHW and Winograd variants take only layers with 16
-      // inputs or more.
-      const bool channel_groups = v.groups == GroupsMode::depthwise ||
-                                  v.groups == GroupsMode::narrow ||
-                                  v.groups == GroupsMode::block_diagonal;
-      c.filters = v.max_filters > 0                        ? v.max_filters
-                  : v.groups == GroupsMode::block_diagonal ? 5 * 34
-                                                           : 34;
-      c.groups = channel_groups ? 34 : 1;
-      c.activation = activation;
-      const int64_t in_c = channel_groups ? 34
+      // By-channels NCHW and Winograd variants take only layers with 16 inputs or more, the
+      // grouped ones any count: 34, one channel per group.
+      const int64_t in_c = testing::needs_groups(v) ? 34
                            : v.nchw_by_channels || v.winograd
                                ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
                                : 5;
+      const testing::GroupedLayer layer =
+          testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters : 34);
+      c.filters = layer.filters;
+      c.groups = layer.groups;
+      c.activation = activation;
       const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
                                                                 : Shape{2, in_c, size, size + 3};
       const Problem p = make_problem(c, shape);

@@ -11,6 +11,7 @@
 #include "halconv/halconv.h"
 #include "reference.h"
 #include "registry.h"
+#include "variant_layers.h"
 
 namespace halconv {
 namespace {
@@ -194,14 +195,10 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
     c.strides = v.stride ? v.stride : 2;
     c.dilation_rate = v.dilation ? v.dilation : 1;
     const int64_t in_c = 17;
-    c.filters = v.groups == GroupsMode::narrow           ? 2 * in_c
-                : v.groups == GroupsMode::block_diagonal ? 5 * in_c
-                : v.max_filters > 0                      ? v.max_filters - 1
-                                                         : 17;
-    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ||
-                       v.groups == GroupsMode::block_diagonal
-                   ? in_c
-                   : 1;
+    const testing::GroupedLayer layer =
+        testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters - 1 : 17);
+    c.filters = layer.filters;
+    c.groups = layer.groups;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
     const Problem p = make_problem(c, shape);
@@ -223,10 +220,11 @@ TEST_P(EveryVariant, EveryActivation) {
     c.kernel_size = v.kernel ? v.kernel : 3;
     c.strides = v.stride ? v.stride : 1;
     c.dilation_rate = v.dilation ? v.dilation : 1;
-    c.filters = v.max_filters > 0 ? v.max_filters : 18;  // even: glu halves channels_last outputs
-    c.groups = v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ? 18
-               : v.groups == GroupsMode::block_diagonal                            ? 3
-                                                                                   : 1;
+    // Even filter counts: glu halves channels_last outputs.
+    const testing::GroupedLayer layer =
+        testing::grouped_layer_for(v, 18, v.max_filters > 0 ? v.max_filters : 18);
+    c.filters = layer.filters;
+    c.groups = layer.groups;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
     const Shape shape =

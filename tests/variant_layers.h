@@ -1,0 +1,39 @@
+// Layer shapes that fit a variant's groups mode, shared by the suites that force every variant.
+#pragma once
+
+#include <cstdint>
+
+#include "halconv/extension.h"
+
+namespace halconv::testing {
+
+struct GroupedLayer {
+  int64_t groups;
+  int64_t filters;
+};
+
+// Variants only for groups > 1: each declines a dense layer.
+inline bool needs_groups(const VariantSpec& v) {
+  return v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ||
+         v.groups == GroupsMode::block_diagonal;
+}
+
+// One input channel per group where the variant is for groups: depthwise takes one filter per
+// group, narrow two (a channel multiplier), block-diagonal kBlockDiagonalMinFilters + 1 (neither
+// a divisor nor a multiple of a vector); other variants get `dense_filters` in one group.
+inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_t dense_filters) {
+  switch (v.groups) {
+    case GroupsMode::depthwise:
+      return {in_c, in_c};
+    case GroupsMode::narrow:
+      return {in_c, 2 * in_c};
+    case GroupsMode::block_diagonal:
+      return {in_c, (kBlockDiagonalMinFilters + 1) * in_c};
+    case GroupsMode::dense:
+    case GroupsMode::grouped:
+      break;
+  }
+  return {1, dense_filters};
+}
+
+}  // namespace halconv::testing
