@@ -256,10 +256,11 @@ class Conv2D : public Generator<Conv2D> {
       } else {
         in_by_filter(c, ci, x, y, n) = zero_filled(x, y, in_channel, n);
       }
-      r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
+      RDom r(0, cin_per_group, 0, kw, 0, kh, "r");
       conv(c, x, y, n) +=
           weight(c, r.x, r.y, r.z) *
           in_by_filter(c, r.x, x * sx + r.y * dx - pad_left, y * sy + r.z * dy - pad_top, n);
+      reductions = {r};
     } else if (groups_mode == GroupsMode::BlockDiagonal) {
       // Grouped with several filters per group, as a dense convolution with block-diagonal
       // weights: each channel vector reduces over the input channels of every group its lanes
@@ -272,43 +273,60 @@ class Conv2D : public Generator<Conv2D> {
       const int vec = natural_vector_size<float>();
       const Expr cin_per_group = kernel.dim(1).extent();
       const Expr filters_per_group = filters / groups;
-      // The vector holding filter c starts at a multiple of vec; its lanes fall in whole groups,
-      // one group, or (neither count divides the other) at most this many groups.
-      const Expr groups_per_vector =
-          select(vec % filters_per_group == 0, vec / filters_per_group,
-                 filters_per_group % vec == 0, 1, (vec - 2) / filters_per_group + 2);
-      // Inline, not the Func: the same for every lane, so one scalar per vector.
+      // Three forms, each its own update whose predicate is fixed for the call, so Halide runs
+      // one and skips the others and everything only they use (the block-diagonal weights):
+      // - a register tile within one group (the deep ResNeXt layers): its vectors share each
+      //   tap's broadcast;
+      // - whole vectors per group: each vector its own broadcast; the block-diagonal weights
+      //   would be the packed ones, which are read in place;
+      // - vectors spanning groups: block-diagonal weights built per task.
+      const Expr whole_vectors_per_group = filters_per_group % vec == 0;
+      const Expr tile_in_one_group = filters_per_group % pack == 0;
+      // The first input channel under a vector's reduction; inline, not the Func: the same for
+      // every lane, so one scalar per vector (per tile in the first form).
+      const Expr tile_first_channel = group_first_channel_of(c / pack * pack);
       const Expr vector_first_channel = group_first_channel_of(c / vec * vec);
+      RDom in_tile(0, cin_per_group, 0, kw, 0, kh, "r_tile");
+      in_tile.where(tile_in_one_group);
+      conv(c, x, y, n) += weight(c, in_tile.x, in_tile.y, in_tile.z) *
+                          tap(tile_first_channel + in_tile.x, in_tile.y, in_tile.z);
+      RDom in_vector(0, cin_per_group, 0, kw, 0, kh, "r_vector");
+      in_vector.where(whole_vectors_per_group && !tile_in_one_group);
+      conv(c, x, y, n) += weight(c, in_vector.x, in_vector.y, in_vector.z) *
+                          tap(vector_first_channel + in_vector.x, in_vector.y, in_vector.z);
+      // A vector's lanes fall in whole groups or (neither count divides the other) in at most
+      // this many groups.
+      const Expr groups_per_vector = select(vec % filters_per_group == 0, vec / filters_per_group,
+                                            (vec - 2) / filters_per_group + 2);
       // Laid out as the packed weights: (filter % pack, input channel of the filter's vector's
       // span, kx, ky, filter / pack), so a vector of filters is a dense load of either.
       const Expr filter = n * pack + c;
-      const Expr vector_group_first = group_first_channel(filter / vec * vec);
-      // Whole vectors per group: every lane's group is the vector's, so the weights below are a
-      // dense load (the schedule specializes on this), not a gather.
-      whole_vectors_per_group = filters_per_group % vec == 0;
-      const Expr own_group_first =
-          select(whole_vectors_per_group, vector_group_first, group_first_channel(filter));
-      const Expr channel_in_group = vector_group_first + ci - own_group_first;
+      const Expr channel_in_group =
+          group_first_channel(filter / vec * vec) + ci - group_first_channel(filter);
       block_diagonal(c, ci, x, y, n) =
           select(channel_in_group >= 0 && channel_in_group < cin_per_group,
                  kernel(c, clamp(channel_in_group, 0, cin_per_group - 1), x, y, n), 0.0f);
-      r = RDom(0, groups_per_vector * cin_per_group, 0, kw, 0, kh, "r");
-      conv(c, x, y, n) += block_diagonal(c % pack, r.x, r.y, r.z, c / pack) *
-                          tap(vector_first_channel + r.x, r.y, r.z);
+      RDom across(0, groups_per_vector * cin_per_group, 0, kw, 0, kh, "r_across");
+      across.where(!whole_vectors_per_group);
+      conv(c, x, y, n) += block_diagonal(c % pack, across.x, across.y, across.z, c / pack) *
+                          tap(vector_first_channel + across.x, across.y, across.z);
+      reductions = {in_tile, in_vector, across};
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
-      r = RDom(0, kw, 0, kh, "r");
+      RDom r(0, kw, 0, kh, "r");
       conv(c, x, y, n) += weight(c, 0, r.x, r.y) * tap(c, r.x, r.y);
+      reductions = {r};
     } else {
       const Expr cin_per_group = kernel.dim(1).extent();
-      r = RDom(0, cin_per_group, 0, kw, 0, kh, "r");
+      RDom r(0, cin_per_group, 0, kw, 0, kh, "r");
       Expr in_channel = r.x;
       if (groups_mode == GroupsMode::Grouped) {
         // The schedule specializes groups == 1, where this folds to a broadcastable r.x.
         in_channel = select(groups == 1, r.x, group_first_channel_of(c) + r.x);
       }
       conv(c, x, y, n) += weight(c, r.x, r.y, r.z) * tap(in_channel, r.y, r.z);
+      reductions = {r};
     }
     // All activations as one select ladder on the run-time id; the schedule specializes this stage
     // per id, and Halide folds the ladder to the one branch inside each specialization.
@@ -371,7 +389,7 @@ class Conv2D : public Generator<Conv2D> {
     };
     transformed_in(c, e, tx, ty, n) = mux(e, transform_2d(kWinogradBt, input_value));
     RDom rc(0, kernel.dim(1).extent(), "rc");
-    r = rc;
+    reductions = {rc};
     winograd_m(c, e, tx, ty, n) = 0.0f;
     winograd_m(c, e, tx, ty, n) += weight(c, rc, e % 4, e / 4) * transformed_in(rc, e, tx, ty, n);
     const auto product = [&](int ex, int ey) {
@@ -401,11 +419,9 @@ class Conv2D : public Generator<Conv2D> {
       register_tile = schedule_cpu(vdim, bdim, block);
     }
 
-    // The tile's stages: bias, the reduction (accumulators innermost, reduction loops outside),
+    // The tile's stages: bias, the reductions (accumulators innermost, reduction loops outside),
     // then the activation, specialized per id.
     register_tile(conv);
-    Stage reduce = conv.update(0);
-    register_tile(reduce);
     // The reduction loops sit between the tile's loops and those that move the tile.
     const auto reduce_order = [this](const std::vector<VarOrRVar>& reduction) {
       std::vector<VarOrRVar> order(tile_vars.begin(), tile_vars.end());
@@ -414,38 +430,44 @@ class Conv2D : public Generator<Conv2D> {
       order.push_back(y);
       return order;
     };
-    std::vector<VarOrRVar> reduction;
-    for (int i = 0; i < r.dimensions(); i++) {
-      reduction.push_back(r[i]);
-    }
-    std::vector<VarOrRVar> order = reduce_order(reduction);
-    order.push_back(n);
-    reduce.reorder(order);
-    // RGB input (the seed's shapes, network stems): three input channels as constants, unrolled,
-    // where a run-time trip count of 3 costs loop overhead per FMA group. A specialization copies
-    // the schedule made so far, so these stay unchunked.
-    const Expr rgb = kernel.dim(1).extent() == 3;
-    if (groups_mode == GroupsMode::Dense) {
-      reduce.specialize(rgb).unroll(r[0]);
-    }
-    if (groups_mode == GroupsMode::Grouped) {
-      reduce.specialize(groups == 1 && rgb).unroll(r[0]);
-    }
-    if (chunked_reduction()) {
-      reduction[0] = rci;
-      order = reduce_order(reduction);
-      order.push_back(rco);
+    const int reduction_count = static_cast<int>(reductions.size());
+    for (int stage = 0; stage < reduction_count; stage++) {
+      const RDom& r = reductions[stage];
+      Stage reduce = conv.update(stage);
+      register_tile(reduce);
+      std::vector<VarOrRVar> reduction;
+      for (int i = 0; i < r.dimensions(); i++) {
+        reduction.push_back(r[i]);
+      }
+      std::vector<VarOrRVar> order = reduce_order(reduction);
       order.push_back(n);
-      reduce.split(r[0], rco, rci, reduction_chunk, TailStrategy::GuardWithIf).reorder(order);
-    }
-    if (groups_mode == GroupsMode::Grouped) {
-      // The same schedule, with the channel index folded for groups 1.
-      reduce.specialize(groups == 1);
+      reduce.reorder(order);
+      // RGB input (the seed's shapes, network stems): three input channels as constants,
+      // unrolled, where a run-time trip count of 3 costs loop overhead per FMA group. A
+      // specialization copies the schedule made so far, so these stay unchunked.
+      const Expr rgb = kernel.dim(1).extent() == 3;
+      if (groups_mode == GroupsMode::Dense) {
+        reduce.specialize(rgb).unroll(r[0]);
+      }
+      if (groups_mode == GroupsMode::Grouped) {
+        reduce.specialize(groups == 1 && rgb).unroll(r[0]);
+      }
+      if (chunked_reduction()) {
+        reduction[0] = rci;
+        order = reduce_order(reduction);
+        order.push_back(rco);
+        order.push_back(n);
+        reduce.split(r[0], rco, rci, reduction_chunk, TailStrategy::GuardWithIf).reorder(order);
+      }
+      if (groups_mode == GroupsMode::Grouped) {
+        // The same schedule, with the channel index folded for groups 1.
+        reduce.specialize(groups == 1);
+      }
     }
     for (int id = 0; id < activation_count(); id++) {
-      register_tile(conv.update(1).specialize(activation == id));
+      register_tile(conv.update(reduction_count).specialize(activation == id));
     }
-    conv.update(1).specialize_fail("activation id out of range");
+    conv.update(reduction_count).specialize_fail("activation id out of range");
   }
 
  private:
@@ -506,8 +528,7 @@ class Conv2D : public Generator<Conv2D> {
       block_diagonal.compute_at(block_level)
           .split(c, vblocks, lanes, vec)
           .vectorize(lanes)
-          .reorder(lanes, ci, x, y, vblocks)
-          .specialize(whole_vectors_per_group);
+          .reorder(lanes, ci, x, y, vblocks);
     }
     if (groups_mode == GroupsMode::Narrow) {
       // Staged per output channel: at the channel block.
@@ -621,7 +642,7 @@ class Conv2D : public Generator<Conv2D> {
             .unroll(txi);
       }
       winograd_m.update(0)
-          .split(r[0], rco, rci, chunk, TailStrategy::GuardWithIf)
+          .split(reductions[0][0], rco, rci, chunk, TailStrategy::GuardWithIf)
           .reorder(lanes, vblocks, txi, rci, e, txo, ty, rco, n);
     } else {
       winograd_m.compute_at(output, bo)
@@ -632,7 +653,7 @@ class Conv2D : public Generator<Conv2D> {
       for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
         s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(tx);
       }
-      winograd_m.update(0).reorder(lanes, vblocks, tx, r[0], e, ty, n);
+      winograd_m.update(0).reorder(lanes, vblocks, tx, reductions[0][0], e, ty, n);
     }
 
     conv.compute_at(output, bo)
@@ -689,9 +710,9 @@ class Conv2D : public Generator<Conv2D> {
   Func in_phases{"in_phases"};  // (c, column pair, phase, y, n): see staged_by_phase()
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};
-  Expr whole_vectors_per_group;  // block-diagonal: filters per group a multiple of the vector
   Func transformed_in{"transformed_in"}, winograd_m{"winograd_m"};
-  RDom r;
+  // conv's reduction updates, in order (Winograd: winograd_m's one).
+  std::vector<RDom> reductions;
 };
 
 }  // namespace

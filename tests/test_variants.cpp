@@ -99,8 +99,9 @@ struct CaseGenerator {
       }
     } else if (v.groups == GroupsMode::block_diagonal) {
       // At least kBlockDiagonalMinFilters filters per group: counts that divide the vector,
-      // that it divides, and neither (5, 6, 12, 17); 1 to 20 input channels per group.
-      const int64_t filters_per_group = pick<int64_t>({4, 5, 6, 8, 12, 16, 17});
+      // that it divides (the register tile too: 16, 32), and neither (5, 6, 12, 17); 1 to 20
+      // input channels per group.
+      const int64_t filters_per_group = pick<int64_t>({4, 5, 6, 8, 12, 16, 17, 32});
       const int64_t cin_per_group = pick<int64_t>({1, 3, 4, 20});
       c.groups = pick<int64_t>({2, 3, 8});
       in_c = c.groups * cin_per_group;
