@@ -41,6 +41,37 @@ def nchw_speed(record):
     return None
 
 
+def own_suite_section(nhwc, nchw):
+    """bench/resnext.txt: ResNeXt-50's grouped layers beyond the ANCHORS one, same columns as the
+    main table but the peers."""
+    by_nchw = {(r["name"], r["threads"]): r for r in nchw}
+    lines = [
+        "",
+        "## ResNeXt-50's other grouped layers (`bench/resnext.txt`, 32 groups, same run rules)",
+        "",
+        "| shape | threads | halconv variant | halconv ms | oneDNN ms | ratio | NCHW halconv ms |"
+        " NCHW oneDNN ms | NCHW ratio | NCHW/NHWC speed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in nhwc:
+        c = by_nchw.get((r["name"], r["threads"]), {})
+        lines.append(
+            f"| {r['name']} | {r['threads']} | {r['variant']} | {fmt(r['halconv_ms'])} | "
+            f"{fmt(r['onednn_ms'])} | {fmt(r['ratio'], '{:.2f}')} | {fmt(c.get('halconv_ms'))} | "
+            f"{fmt(c.get('onednn_ms'))} | {fmt(c.get('ratio'), '{:.2f}')} | "
+            f"{fmt(nchw_speed(c), '{:.2f}')} |")
+    lines.append("")
+    for t in sorted({r["threads"] for r in nhwc}):
+        ratios = [r["ratio"] for r in nhwc if r["threads"] == t]
+        lines.append(f"- {t} thread(s), NHWC: geomean ratio {geomean(ratios):.2f}; at least as fast "
+                     f"as oneDNN on {sum(x >= 1 for x in ratios)} of {len(ratios)} layers.")
+    return lines
+
+
+def fmt(v, pattern="{:.3f}"):
+    return pattern.format(v) if isinstance(v, (int, float)) else "-"
+
+
 def main():
     nhwc, nchw, peers = load("results_nhwc.json"), load("results_nchw.json"), load("peers.json")
     by_nchw = {(r["name"], r["threads"]): r for r in nchw}
@@ -71,16 +102,13 @@ def main():
         key = (r["name"], r["threads"])
         c = by_nchw.get(key, {})
         p = by_peer.get(key, {})
-
-        def f(v, fmt="{:.3f}"):
-            return fmt.format(v) if isinstance(v, (int, float)) else "-"
         lines.append(
-            f"| {r['name']} | {r['threads']} | {r['variant']} | {f(r['halconv_ms'])} | "
-            f"{f(r['gflops'], '{:.1f}')} | {f(r['pct_peak'], '{:.1f}')} | {f(r['onednn_ms'])} | "
-            f"{f(r['ratio'], '{:.2f}')} | {c.get('variant', '-')} | {f(c.get('halconv_ms'))} | "
-            f"{f(c.get('onednn_ms'))} | "
-            f"{f(c.get('ratio'), '{:.2f}')} | {f(nchw_speed(c), '{:.2f}')} | "
-            f"{f(p.get('tensorflow_ms'))} | {f(p.get('pytorch_ms'))} |")
+            f"| {r['name']} | {r['threads']} | {r['variant']} | {fmt(r['halconv_ms'])} | "
+            f"{fmt(r['gflops'], '{:.1f}')} | {fmt(r['pct_peak'], '{:.1f}')} | {fmt(r['onednn_ms'])} | "
+            f"{fmt(r['ratio'], '{:.2f}')} | {c.get('variant', '-')} | {fmt(c.get('halconv_ms'))} | "
+            f"{fmt(c.get('onednn_ms'))} | "
+            f"{fmt(c.get('ratio'), '{:.2f}')} | {fmt(nchw_speed(c), '{:.2f}')} | "
+            f"{fmt(p.get('tensorflow_ms'))} | {fmt(p.get('pytorch_ms'))} |")
     lines.append("")
     for t in sorted(peak):
         rs = [r for r in nhwc if r["threads"] == t]
@@ -93,7 +121,10 @@ def main():
             lines.append(f"- {t} thread(s), NCHW: geomean ratio {geomean([r['ratio'] for r in cs]):.2f};"
                          f" NCHW/NHWC speed geomean {geomean(speeds):.2f}, at least 0.95 on "
                          f"{sum(x >= 0.95 for x in speeds)} of {len(speeds)} shapes.")
-    rss = max([r.get("peak_rss_mb", 0) for r in nhwc + nchw] or [0])
+    own_nhwc, own_nchw = load("results_resnext_nhwc.json"), load("results_resnext_nchw.json")
+    if own_nhwc:
+        lines += own_suite_section(own_nhwc, own_nchw)
+    rss = max([r.get("peak_rss_mb", 0) for r in nhwc + nchw + own_nhwc + own_nchw] or [0])
     lines += ["", f"Peak RSS of the benchmark process: {rss:.0f} MB.", ""]
     open(os.path.join(BENCH, "RESULTS.md"), "w").write("\n".join(lines))
 
