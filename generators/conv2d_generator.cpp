@@ -273,27 +273,36 @@ class Conv2D : public Generator<Conv2D> {
       const int vec = natural_vector_size<float>();
       const Expr cin_per_group = kernel.dim(1).extent();
       const Expr filters_per_group = filters / groups;
-      // Three forms, each its own update whose predicate is fixed for the call, so Halide runs
-      // one and skips the others and everything only they use (the block-diagonal weights):
-      // - a register tile within one group (the deep ResNeXt layers): its vectors share each
-      //   tap's broadcast;
-      // - whole vectors per group: each vector its own broadcast; the block-diagonal weights
-      //   would be the packed ones, which are read in place;
+      // One form per span of vectors that share a group, each its own update whose predicate is
+      // fixed for the call, so Halide runs one and skips the others and everything only they use
+      // (the block-diagonal weights):
+      // - filters per group a multiple of `span` floats (vec, 2 vec, 4 vec, ... within the
+      //   register tile; the largest such span): the span's vectors share one broadcast per tap,
+      //   and the packed weights are read in place (without zeros they are the block-diagonal
+      //   ones);
       // - vectors spanning groups: block-diagonal weights built per task.
+      std::vector<int> spans;
+      for (int span = vec; span <= pack && pack % span == 0; span *= 2) {
+        spans.push_back(span);
+      }
+      std::vector<RDom> forms;
+      for (size_t i = 0; i < spans.size(); i++) {
+        const int span = spans[i];
+        // The first input channel under the span holding filter c; inline, not the Func: the
+        // same for every lane of the span, so one scalar per span.
+        const Expr span_first_channel = group_first_channel_of(c / span * span);
+        RDom in_span(0, cin_per_group, 0, kw, 0, kh, "r_span" + std::to_string(span));
+        Expr largest_span = filters_per_group % span == 0;
+        if (i + 1 < spans.size()) {
+          largest_span = largest_span && filters_per_group % spans[i + 1] != 0;
+        }
+        in_span.where(largest_span);
+        conv(c, x, y, n) += weight(c, in_span.x, in_span.y, in_span.z) *
+                            tap(span_first_channel + in_span.x, in_span.y, in_span.z);
+        forms.push_back(in_span);
+      }
       const Expr whole_vectors_per_group = filters_per_group % vec == 0;
-      const Expr tile_in_one_group = filters_per_group % pack == 0;
-      // The first input channel under a vector's reduction; inline, not the Func: the same for
-      // every lane, so one scalar per vector (per tile in the first form).
-      const Expr tile_first_channel = group_first_channel_of(c / pack * pack);
       const Expr vector_first_channel = group_first_channel_of(c / vec * vec);
-      RDom in_tile(0, cin_per_group, 0, kw, 0, kh, "r_tile");
-      in_tile.where(tile_in_one_group);
-      conv(c, x, y, n) += weight(c, in_tile.x, in_tile.y, in_tile.z) *
-                          tap(tile_first_channel + in_tile.x, in_tile.y, in_tile.z);
-      RDom in_vector(0, cin_per_group, 0, kw, 0, kh, "r_vector");
-      in_vector.where(whole_vectors_per_group && !tile_in_one_group);
-      conv(c, x, y, n) += weight(c, in_vector.x, in_vector.y, in_vector.z) *
-                          tap(vector_first_channel + in_vector.x, in_vector.y, in_vector.z);
       // A vector's lanes fall in whole groups or (neither count divides the other) in at most
       // this many groups.
       const Expr groups_per_vector = select(vec % filters_per_group == 0, vec / filters_per_group,
@@ -310,7 +319,8 @@ class Conv2D : public Generator<Conv2D> {
       across.where(!whole_vectors_per_group);
       conv(c, x, y, n) += block_diagonal(c % pack, across.x, across.y, across.z, c / pack) *
                           tap(vector_first_channel + across.x, across.y, across.z);
-      reductions = {in_tile, in_vector, across};
+      forms.push_back(across);
+      reductions = forms;
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
