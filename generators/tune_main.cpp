@@ -406,7 +406,7 @@ int main(int argc, char** argv) {
                                           {"rows_per_task", winner.rows_per_task},
                                           {"reduction_chunk", winner.reduction_chunk},
                                           {"shared_staging", winner.shared_staging}};
-      report[job.v.key] = {{"winner", winner.text()}, {"shapes", shapes}};
+      report[job.v.key] = {{"winner", winner.text()}, {"suite", suite_path}, {"shapes", shapes}};
       if (check) {
         const bool same = scores[committed_index] <= kNoise * scores[best];
         reproduced += same;
@@ -425,7 +425,6 @@ int main(int argc, char** argv) {
     // Merge: a run with --only keeps the other variants' earlier reports.
     json& tuned = schedules["tuned"];
     tuned["target"] = target.to_string();
-    tuned["suite"] = suite_path;
     tuned["note"] = "tuned-vs-default medians from halconv-tune on this machine";
     for (const auto& [key, value] : report.items()) tuned["variants"][key] = value;
     if (!dry_run) {
