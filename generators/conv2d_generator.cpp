@@ -421,7 +421,7 @@ class Conv2D : public Generator<Conv2D> {
     // The vectorized (CPU) or thread-parallel (GPU) dimension is the innermost one in memory:
     // channels for NHWC, width for NCHW. The other one is register-blocked.
     const Var& vdim = channel_vectors() ? c : x;
-    const Var& bdim = channel_vectors() ? x : c;
+    const Var& bdim = channel_vectors() ? x : (rows_tile() ? y : c);
     std::function<void(Stage)> register_tile;
     if (get_target().has_gpu_feature()) {
       register_tile = schedule_gpu(vdim, bdim, block);
@@ -437,9 +437,13 @@ class Conv2D : public Generator<Conv2D> {
       std::vector<VarOrRVar> order(tile_vars.begin(), tile_vars.end());
       order.insert(order.end(), reduction.begin(), reduction.end());
       order.insert(order.end(), tile_outer_vars.begin(), tile_outer_vars.end());
-      order.push_back(y);
+      order.push_back(rows_tile() ? c : y);
       return order;
     };
+    // RGB input (the seed's shapes, network stems): three input channels as constants,
+    // unrolled, where a run-time trip count of 3 costs loop overhead per FMA group. A
+    // specialization copies the schedule made so far, so these stay unchunked.
+    const Expr rgb = kernel.dim(1).extent() == 3;
     const int reduction_count = static_cast<int>(reductions.size());
     for (int stage = 0; stage < reduction_count; stage++) {
       const RDom& r = reductions[stage];
@@ -452,12 +456,12 @@ class Conv2D : public Generator<Conv2D> {
       std::vector<VarOrRVar> order = reduce_order(reduction);
       order.push_back(n);
       reduce.reorder(order);
-      // RGB input (the seed's shapes, network stems): three input channels as constants,
-      // unrolled, where a run-time trip count of 3 costs loop overhead per FMA group. A
-      // specialization copies the schedule made so far, so these stay unchunked.
-      const Expr rgb = kernel.dim(1).extent() == 3;
       if (groups_mode == GroupsMode::Dense) {
         reduce.specialize(rgb).unroll(r[0]);
+      }
+      if (rows_tile()) {
+        // All taps in one block: a row vector loaded once serves every output row under it.
+        reduce.unroll(r[0]).unroll(r[1]);
       }
       if (groups_mode == GroupsMode::Grouped) {
         reduce.specialize(groups == 1 && rgb).unroll(r[0]);
@@ -519,14 +523,21 @@ class Conv2D : public Generator<Conv2D> {
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
     // registers.
     const int rows = std::max(1, rows_per_task.value());
-    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf)
-        .split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
-        .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
+    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
+    if (rows_tile()) {
+      // A channel's band of rows, in tiles of `block` rows.
+      output.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+          .split(yi, bo, bi, block, TailStrategy::GuardWithIf);
+    } else {
+      output.split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
+          .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
+    }
     // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
     // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
-    const Var& channel_blocks = by_channels ? vo : bo;
+    const Var& channel_blocks = by_channels ? vo : (rows_tile() ? c : bo);
     const Var& x_tiles = by_channels ? bo : vo;
-    output.reorder(vi, bi, x_tiles, yi, channel_blocks, yo, n).vectorize(vi, vec);
+    const Var& row_tiles = rows_tile() ? bo : yi;
+    output.reorder(vi, bi, x_tiles, row_tiles, channel_blocks, yo, n).vectorize(vi, vec);
     const LoopLevel block_level = parallel_tasks(channel_blocks);
 
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
@@ -574,10 +585,12 @@ class Conv2D : public Generator<Conv2D> {
             .unroll(xi);
       };
     }
-    conv.compute_at(output, x_tiles)
-        .bound_extent(vdim, wide)
-        .bound_extent(bdim, block)
-        .reorder_storage(vdim, bdim, y, n);
+    conv.compute_at(output, x_tiles).bound_extent(vdim, wide).bound_extent(bdim, block);
+    if (rows_tile()) {
+      conv.reorder_storage(x, y, c, n);
+    } else {
+      conv.reorder_storage(vdim, bdim, y, n);
+    }
     tile_vars = {lanes, vblocks, bdim};
     return [vdim, bdim, vec, this](Stage s) {
       s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
@@ -593,6 +606,15 @@ class Conv2D : public Generator<Conv2D> {
     }
     output.fuse(channel_blocks, yo, block_rows).fuse(block_rows, n, task).parallel(task);
     return LoopLevel(output, task);
+  }
+
+  // Width-vectorized depthwise CPU kernels of constant size tile a channel's rows (`block` of
+  // them) instead of channels: a row vector loaded once serves every output row of the tile under
+  // it, where a channel tile loads one per FMA. MobileNet's 112x112x32 3x3 layer, 2 threads, JIT:
+  // 0.23 ms tuned, against 0.35 ms for the channel tile tuned.
+  bool rows_tile() const {
+    return layout == Layout::NCHW && !channel_vectors() && groups_mode == GroupsMode::Depthwise &&
+           kernel_size > 0 && !get_target().has_gpu_feature();
   }
 
   // Width-vectorized stride-2 CPU kernels read every other input column: their input is staged as
@@ -719,7 +741,8 @@ class Conv2D : public Generator<Conv2D> {
   Var vo{"vo"}, vi{"vi"}, bo{"bo"}, bi{"bi"}, bt{"bt"}, yn{"yn"}, yo{"yo"}, yi{"yi"},
       block_rows{"block_rows"}, task{"task"}, lanes{"lanes"}, vblocks{"vblocks"};
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
-  std::vector<Var> tile_outer_vars;  // loops that move the tile, between the reduction and y
+  // Loops that move the tile, between the reduction and y (c where the tile spans rows).
+  std::vector<Var> tile_outer_vars;
   Var ci{"ci"}, e{"e"}, phase{"phase"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"},
       txi{"txi"}, xt{"xt"}, xi{"xi"};
   RVar rco{"rco"}, rci{"rci"};

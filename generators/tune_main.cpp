@@ -233,6 +233,10 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   if (v.max_filters > 0) vpbs = {v.max_filters / 16};
   const std::vector<int> blocks_descending =
       by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
+  // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
+  // staging and dispatch.
+  const std::vector<int> rows_options =
+      v.groups == "depthwise" ? std::vector<int>{8, 32, 128} : std::vector<int>{2, 8};
   std::vector<Candidate> out;
   for (int vpb : vpbs) {
     std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
@@ -244,7 +248,7 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
         continue;
       }
       host_blocks.push_back(host_block);
-      for (int rows : {2, 8})
+      for (int rows : rows_options)
         for (int chunk : chunks)
           for (bool shared : {false, true}) out.push_back({vpb, b, rows, chunk, shared});
     }

@@ -61,11 +61,15 @@ def own_suite_section(nhwc, nchw):
             f"{fmt(c.get('onednn_ms'))} | {fmt(c.get('ratio'), '{:.2f}')} | "
             f"{fmt(nchw_speed(c), '{:.2f}')} |")
     lines.append("")
-    for t in sorted({r["threads"] for r in nhwc}):
-        ratios = [r["ratio"] for r in nhwc if r["threads"] == t]
-        lines.append(f"- {t} thread(s), NHWC: geomean ratio {geomean(ratios):.2f}; at least as fast "
-                     f"as oneDNN on {sum(x >= 1 for x in ratios)} of {len(ratios)} layers.")
+    lines += [nhwc_summary(t, nhwc, "layers") for t in sorted({r["threads"] for r in nhwc})]
     return lines
+
+
+def nhwc_summary(threads, records, noun):
+    """The summary line of a table's NHWC ratios at one thread count."""
+    ratios = [r["ratio"] for r in records if r["threads"] == threads]
+    return (f"- {threads} thread(s), NHWC: geomean ratio {geomean(ratios):.2f}; halconv at least as "
+            f"fast as oneDNN on {sum(x >= 1 for x in ratios)} of {len(ratios)} {noun}.")
 
 
 def fmt(v, pattern="{:.3f}"):
@@ -111,10 +115,7 @@ def main():
             f"{fmt(p.get('tensorflow_ms'))} | {fmt(p.get('pytorch_ms'))} |")
     lines.append("")
     for t in sorted(peak):
-        rs = [r for r in nhwc if r["threads"] == t]
-        ratios = [r["ratio"] for r in rs]
-        lines.append(f"- {t} thread(s), NHWC: geomean ratio {geomean(ratios):.2f}; halconv at least as "
-                     f"fast as oneDNN on {sum(x >= 1 for x in ratios)} of {len(ratios)} shapes.")
+        lines.append(nhwc_summary(t, nhwc, "shapes"))
         cs = [r for r in nchw if r["threads"] == t]
         if cs:
             speeds = [v for v in map(nchw_speed, cs) if v]
