@@ -180,7 +180,7 @@ class Conv2D : public Generator<Conv2D> {
 
   void generate() {
     const bool nhwc = layout == Layout::NHWC;
-    const int c_dim = channel_dim(), x_dim = nhwc ? 1 : 0, y_dim = nhwc ? 2 : 1;
+    const int c_dim = channel_dim(), x_dim = nhwc ? 1 : 0, y_dim = row_dim();
 
     // Zero fill outside the input, channels included: tiles past the last output channel (the
     // runtime pads the weights to whole tiles) then read zeros instead of out-of-range memory.
@@ -418,8 +418,9 @@ class Conv2D : public Generator<Conv2D> {
       return;
     }
     const int block = std::max(1, block_size.value());
-    // The vectorized (CPU) or thread-parallel (GPU) dimension is the innermost one in memory:
-    // channels for NHWC, width for NCHW. The other one is register-blocked.
+    // The vectorized (CPU) or thread-parallel (GPU) dimension, vdim: channels for NHWC and NCHW by
+    // channels, else width (the innermost one in memory). The register tile's other one, bdim:
+    // width along channel vectors, else output channels, or rows where the tile spans rows.
     const Var& vdim = channel_vectors() ? c : x;
     const Var& bdim = channel_vectors() ? x : (rows_tile() ? y : c);
     std::function<void(Stage)> register_tile;
@@ -487,6 +488,8 @@ class Conv2D : public Generator<Conv2D> {
  private:
   // The input's and output's channel dimension (innermost for NHWC).
   int channel_dim() const { return layout == Layout::NHWC ? 0 : 2; }
+  // The input's and output's row (height) dimension.
+  int row_dim() const { return layout == Layout::NHWC ? 2 : 1; }
 
   int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }
 
@@ -656,8 +659,7 @@ class Conv2D : public Generator<Conv2D> {
       // blocks, sharing the band's transformed input, then run in parallel (nested), or one core
       // would do it all. Only there: with several bands, nesting measured 10-20% slower (2
       // threads, ResNet's 14x14x256 layer).
-      const int y_dim = layout == Layout::NHWC ? 2 : 1;
-      output.specialize(output.dim(y_dim).extent() <= rows).parallel(vo);
+      output.specialize(output.dim(row_dim()).extent() <= rows).parallel(vo);
     }
 
     if (layout == Layout::NCHW) {
