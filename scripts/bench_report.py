@@ -81,12 +81,20 @@ def main():
     by_nchw = {(r["name"], r["threads"]): r for r in nchw}
     by_peer = {(r["name"], r["threads"]): r for r in peers}
     peak = {r["threads"]: r["peak_gflops"] for r in nhwc}
+    # Records from before the bench measured its peak again at the end have no second figure.
+    peak_after = {r["threads"]: r.get("peak_gflops_after") for r in nhwc}
     lines = [
         "# Benchmark results",
         "",
         f"Date: {datetime.date.today()}. Machine: {cpu_model()}, {os.cpu_count()} cores, {isa()} "
-        f"(the widest ISA this machine has; halconv dispatches to it). Measured fp32 FMA peak: "
-        + ", ".join(f"{peak[t]:.0f} GFLOP/s at {t} thread(s)" for t in sorted(peak)) + ".",
+        f"(the widest ISA this machine has; halconv dispatches to it). Measured fp32 FMA peak "
+        "before the NHWC run's shapes (after them, in brackets: the machine's drift during the run): "
+        + ", ".join(
+            f"{peak[t]:.0f} GFLOP/s at {t} thread(s)"
+            + (f" [{peak_after[t]:.0f}]" if peak_after[t] else "")
+            for t in sorted(peak)
+        )
+        + ".",
         "",
         "Regenerate everything (this file, the JSON records, `bench/ratio.png`): `scripts/bench`.",
         "Times are medians in ms, halconv and oneDNN 2.6 measured in the same run, in alternating",
