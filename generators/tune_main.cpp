@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -80,9 +81,14 @@ std::vector<VariantInfo> build_variants() {
 using halconv::bench::read_suite;
 using halconv::bench::SuiteShape;
 
-// Does the variant serve this problem? The runtime's own rule.
-bool serves(const VariantInfo& v, const halconv::Problem& p) {
-  return halconv::detail::shape_decline_reason(v.spec(), p).empty();
+// The problem the variant runs for p, if it serves p (the runtime's own rules): p itself, or for a
+// variant that runs p as dilation phases, the first phase (the largest).
+std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halconv::Problem& p) {
+  if (halconv::detail::shape_decline_reason(v.spec(), p).empty()) return p;
+  if (halconv::detail::runs_by_phases(v.spec(), p)) {
+    return halconv::detail::dilation_phases(p).front().problem;
+  }
+  return std::nullopt;
 }
 
 // Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
@@ -306,8 +312,11 @@ int main(int argc, char** argv) {
         // A variant is tuned on its shape class: the shapes selection gives it, which no variant
         // ahead of it in the table (best first) serves.
         bool taken = false;
-        for (size_t before = 0; before < index; before++) taken = taken || serves(table[before], p);
-        if (!taken && serves(v, p)) job.shapes.emplace_back(s.name, p);
+        for (size_t before = 0; before < index; before++) {
+          taken = taken || served_problem(table[before], p).has_value();
+        }
+        const std::optional<halconv::Problem> served = served_problem(v, p);
+        if (!taken && served) job.shapes.emplace_back(s.name, *served);
       }
       if (job.shapes.empty()) continue;
       for (const auto& shape : job.shapes) {

@@ -45,6 +45,21 @@ halide_buffer_t wrap(const float* data, halide_dimension_t* dims, int dimensions
 
 void mark_host_dirty(halide_buffer_t& b) { b.flags |= halide_buffer_flag_host_dirty; }
 
+// The view of one dilation phase's pixels in a dense NHWC tensor: rows row, row + dilation_h, ...
+// and columns likewise, `dims` holding its dimensions.
+halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, int64_t col,
+                           int64_t rows, int64_t cols, const Problem& p, Dims4& dims) {
+  dims = dense;
+  halide_dimension_t& x = dims.dim[1];
+  halide_dimension_t& y = dims.dim[2];
+  const float* first = data + row * y.stride + col * x.stride;
+  x.extent = static_cast<int32_t>(cols);
+  x.stride *= static_cast<int32_t>(p.dilation_w);
+  y.extent = static_cast<int32_t>(rows);
+  y.stride *= static_cast<int32_t>(p.dilation_h);
+  return wrap(first, dims.dim, 4);
+}
+
 }  // namespace
 
 struct Plan::Impl {
@@ -61,6 +76,8 @@ struct Plan::Impl {
   mutable halide_buffer_t kernel_buf{};
   mutable halide_buffer_t bias_buf{};
   mutable std::mutex device_mutex;
+  // Filled when the variant runs a dilated problem as undilated phases (runs_by_phases).
+  std::vector<detail::DilationPhase> phases;
 
   ~Impl() {
     if (device != Device::cpu) {
@@ -69,8 +86,9 @@ struct Plan::Impl {
     }
   }
 
-  void convolve(halide_buffer_t* in, halide_buffer_t* out, int32_t activation) const {
-    const Problem& p = problem;
+  // p: the plan's problem, or one of its dilation phases.
+  void convolve(const Problem& p, halide_buffer_t* in, halide_buffer_t* out,
+                int32_t activation) const {
     detail::check_halide_status(
         variant->function(in, &kernel_buf, &bias_buf, static_cast<int32_t>(p.stride_w),
                           static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
@@ -91,6 +109,7 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.device = selection.device;
   im.variant = &detail::find_variant(selection.chosen);
   im.variant_name = im.variant->name;
+  if (detail::runs_by_phases(*im.variant, problem)) im.phases = detail::dilation_phases(problem);
 
   // Pack the weights block-major: blocks of `pack` filters, each contiguous as
   // (ky, kx, ci, filter % pack), zero past the last filter. See the generator's filter_pack().
@@ -167,8 +186,19 @@ void Plan::run(const float* input, float* output, float* workspace) const {
   const int32_t conv_activation =
       axis_stage ? static_cast<int32_t>(Activation::linear) : static_cast<int32_t>(p.activation);
 
-  if (im.device == Device::cpu) {
-    im.convolve(&in_buf, &conv_buf, conv_activation);
+  if (!im.phases.empty()) {
+    for (const detail::DilationPhase& phase : im.phases) {
+      const Problem& q = phase.problem;
+      Dims4 in_phase, conv_phase;
+      halide_buffer_t in_view =
+          phase_view(input, in_dims, phase.in_row, phase.in_col, q.in_h, q.in_w, p, in_phase);
+      halide_buffer_t conv_view =
+          phase_view(axis_stage ? workspace : output, conv_dims, phase.out_row, phase.out_col,
+                     q.out_h, q.out_w, p, conv_phase);
+      im.convolve(q, &in_view, &conv_view, conv_activation);
+    }
+  } else if (im.device == Device::cpu) {
+    im.convolve(p, &in_buf, &conv_buf, conv_activation);
   } else {
     // Wrapped host memory must be marked dirty or Halide never copies it to the device.
     mark_host_dirty(in_buf);
@@ -181,7 +211,7 @@ void Plan::run(const float* input, float* output, float* workspace) const {
         halide_device_free(nullptr, b);
       }
     } release{&in_buf, &conv_buf};
-    im.convolve(&in_buf, &conv_buf, conv_activation);
+    im.convolve(p, &in_buf, &conv_buf, conv_activation);
     detail::check_halide_status(halide_copy_to_host(nullptr, &conv_buf), "copy to host");
   }
   if (axis_stage) {
@@ -226,7 +256,7 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
     }
   } detach{cuda, &in_buf, &out_buf};
   attach(&out_buf, output);
-  im.convolve(&in_buf, &out_buf, static_cast<int32_t>(p.activation));
+  im.convolve(p, &in_buf, &out_buf, static_cast<int32_t>(p.activation));
   detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync");
 }
 

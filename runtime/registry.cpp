@@ -113,7 +113,9 @@ std::string Variant::decline_reason(const Problem& p, Device device) const {
   if (device != backend) {
     return "backend " + device_name(backend) + " (running on " + device_name(device) + ")";
   }
-  return shape_decline_reason(*this, p);
+  std::string reason = shape_decline_reason(*this, p);
+  if (!reason.empty() && runs_by_phases(*this, p)) reason.clear();
+  return reason;
 }
 
 int64_t Variant::filter_tile() const { return detail::filter_tile(*this); }
@@ -213,8 +215,12 @@ Selection select_variant(const Problem& problem, Device requested) {
 std::string explain(const Problem& problem, Device device) {
   const Selection s = select_variant(problem, device);
   std::string text = "problem: " + problem.to_string() + "\ndevice: " + device_name(s.device) +
-                     "\nchosen: " + s.chosen + (s.forced ? " (forced by HALCONV_VARIANT)" : "") +
-                     "\n";
+                     "\nchosen: " + s.chosen + (s.forced ? " (forced by HALCONV_VARIANT)" : "");
+  if (detail::runs_by_phases(detail::find_variant(s.chosen), problem)) {
+    text += " (as " + std::to_string(detail::dilation_phases(problem).size()) +
+            " undilated dilation phases)";
+  }
+  text += "\n";
   for (const auto& [name, reason] : s.declined) {
     text += "declined: " + name + ": " + reason + "\n";
   }

@@ -5,6 +5,30 @@ namespace {
 
 std::string pair_text(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
 
+// One axis of a dilation phase, for the undilated stride-1 convolution over it.
+struct AxisPhase {
+  int64_t in_first, in_extent, out_extent, pad_before, pad_after;
+};
+
+// Output o = phase + dilation j reads input o - pad_before + dilation k (tap k), which is
+// in_first + dilation (j + k - phase_pad) with in_first in [0, dilation).
+AxisPhase axis_phase(int64_t phase, int64_t in, int64_t out, int64_t kernel, int64_t dilation,
+                     int64_t pad_before) {
+  const auto count_from = [dilation](int64_t first, int64_t extent) {
+    return extent > first ? (extent - first + dilation - 1) / dilation : 0;
+  };
+  const int64_t shifted = phase - pad_before;
+  const int64_t in_first = (shifted % dilation + dilation) % dilation;
+  AxisPhase a{};
+  a.in_first = in_first;
+  a.in_extent = count_from(in_first, in);
+  a.out_extent = count_from(phase, out);
+  a.pad_before = (in_first - shifted) / dilation;
+  // Undilated stride 1: out = in + pad_before + pad_after - kernel + 1.
+  a.pad_after = a.out_extent - a.in_extent + kernel - 1 - a.pad_before;
+  return a;
+}
+
 }  // namespace
 
 std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
@@ -72,6 +96,48 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            std::to_string(kNchwByChannelsMinChannels) + " to vectorize along channels)";
   }
   return {};
+}
+
+std::vector<DilationPhase> dilation_phases(const Problem& p) {
+  std::vector<DilationPhase> phases;
+  const bool dilated = (p.dilation_h > 1 && p.kernel_h > 1) || (p.dilation_w > 1 && p.kernel_w > 1);
+  if (!dilated || p.stride_h != 1 || p.stride_w != 1) return phases;
+  for (int64_t row = 0; row < p.dilation_h; row++) {
+    const AxisPhase v = axis_phase(row, p.in_h, p.out_h, p.kernel_h, p.dilation_h, p.pad_top);
+    for (int64_t col = 0; col < p.dilation_w; col++) {
+      const AxisPhase h = axis_phase(col, p.in_w, p.out_w, p.kernel_w, p.dilation_w, p.pad_left);
+      if (v.out_extent == 0 || h.out_extent == 0) continue;
+      DilationPhase phase{row, col, v.in_first, h.in_first, p};
+      Problem& q = phase.problem;
+      q.dilation_h = q.dilation_w = 1;
+      q.in_h = v.in_extent;
+      q.in_w = h.in_extent;
+      q.out_h = v.out_extent;
+      q.out_w = h.out_extent;
+      q.pad_top = v.pad_before;
+      q.pad_bottom = v.pad_after;
+      q.pad_left = h.pad_before;
+      q.pad_right = h.pad_after;
+      phases.push_back(phase);
+    }
+  }
+  return phases;
+}
+
+bool runs_by_phases(const VariantSpec& v, const Problem& p) {
+  if (!v.winograd || p.data_format != DataFormat::channels_last ||
+      p.in_c < kDilationPhasesMinChannels) {
+    return false;
+  }
+  const std::vector<DilationPhase> phases = dilation_phases(p);
+  if (phases.empty()) return false;
+  for (const DilationPhase& phase : phases) {
+    // A phase whose output reads no input row (possible only for tiny images) is left to the
+    // dilated variants.
+    if (phase.problem.in_h == 0 || phase.problem.in_w == 0) return false;
+    if (!shape_decline_reason(v, phase.problem).empty()) return false;
+  }
+  return true;
 }
 
 bool serves_output_pixels(const VariantSpec& v, const Problem& p) {

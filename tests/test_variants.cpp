@@ -290,6 +290,97 @@ TEST(Winograd, RoundsLikeTheDirectVariant) {
   EXPECT_LE(winograd, 4 * direct + 1e-7);
 }
 
+// A dilated stride-1 layer runs through the Winograd variants as its undilated phases: odd and even
+// sizes, SAME and VALID, dilations that differ per axis and do or do not divide the size.
+TEST(DilationPhases, WinogradVariantsMatchReference) {
+  std::mt19937 rng(11);
+  const auto pick = [&rng](std::initializer_list<int64_t> options) {
+    std::uniform_int_distribution<size_t> index(0, options.size() - 1);
+    return *(options.begin() + index(rng));
+  };
+  for (const char* name : {"conv2d_nhwc_wino3x3_s1_d1_cpu", "conv2d_nhwc_wino3x3_s1_d1_p64_cpu"}) {
+    const detail::Variant& v = detail::find_variant(name);
+    const ForcedVariant forced(name);
+    int ran = 0;
+    for (int i = 0; i < 40; i++) {
+      Conv2DConfig c;
+      c.kernel_size = 3;
+      c.padding = i % 2 ? Padding::same : Padding::valid;
+      c.dilation_rate = Pair(pick({1, 2, 3, 4}), pick({2, 3}));
+      c.filters = pick({5, 16, 17, 33});
+      c.activation = i % 3 ? "linear" : "relu";
+      const int64_t side_bound = v.max_output_pixels > 0 ? 16 : 21;
+      const Shape shape{pick({1, 2}), std::uniform_int_distribution<int64_t>(2, side_bound)(rng),
+                        std::uniform_int_distribution<int64_t>(2, side_bound)(rng),
+                        pick({64, 67, 130})};
+      if (resolve_axis(shape[1], 3, 1, c.dilation_rate.h, c.padding).out <= 0 ||
+          resolve_axis(shape[2], 3, 1, c.dilation_rate.w, c.padding).out <= 0) {
+        c.padding = Padding::same;
+      }
+      const Problem p = make_problem(c, shape);
+      if (!v.decline_reason(p, Device::cpu).empty()) continue;  // a phase past the pixel bound
+      ASSERT_TRUE(detail::runs_by_phases(v, p)) << p.to_string();
+      EXPECT_LE(run_case(c, shape, 300 + i, Device::cpu), kTolerance)
+          << name << " " << p.to_string();
+      ran++;
+    }
+    EXPECT_GE(ran, 10) << name;
+  }
+}
+
+TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
+  Conv2DConfig c;
+  c.filters = 256;
+  c.kernel_size = 3;
+  c.padding = Padding::same;
+  c.dilation_rate = Pair(2, 3);
+  const Problem p = make_problem(c, {1, 11, 10, 64});
+  const std::vector<detail::DilationPhase> phases = detail::dilation_phases(p);
+  ASSERT_EQ(phases.size(), 6u);
+  std::vector<int> covered(static_cast<size_t>(p.out_h * p.out_w), 0);
+  for (const detail::DilationPhase& phase : phases) {
+    const Problem& q = phase.problem;
+    EXPECT_EQ(q.dilation_h, 1);
+    EXPECT_EQ(q.out_h,
+              resolve_axis(q.in_h + q.pad_top + q.pad_bottom, 3, 1, 1, Padding::valid).out);
+    EXPECT_EQ(q.out_w,
+              resolve_axis(q.in_w + q.pad_left + q.pad_right, 3, 1, 1, Padding::valid).out);
+    EXPECT_GE(q.pad_top, 0);
+    EXPECT_GE(q.pad_left, 0);
+    for (int64_t j = 0; j < q.out_h; j++) {
+      for (int64_t i = 0; i < q.out_w; i++) {
+        const int64_t row = phase.out_row + j * p.dilation_h,
+                      col = phase.out_col + i * p.dilation_w;
+        // The phase's first tap reads the input pixel the dilated layer's first tap reads.
+        EXPECT_EQ(phase.in_row + (j - q.pad_top) * p.dilation_h, row - p.pad_top);
+        EXPECT_EQ(phase.in_col + (i - q.pad_left) * p.dilation_w, col - p.pad_left);
+        covered[static_cast<size_t>(row * p.out_w + col)]++;
+      }
+    }
+  }
+  for (int count : covered) EXPECT_EQ(count, 1);
+  // Undilated or strided layers have no phases.
+  c.dilation_rate = 1;
+  EXPECT_TRUE(detail::dilation_phases(make_problem(c, {1, 11, 10, 64})).empty());
+  c.dilation_rate = 2;
+  c.strides = 2;
+  EXPECT_TRUE(detail::dilation_phases(make_problem(c, {1, 11, 10, 64})).empty());
+
+  // DeepLab's layer goes to Winograd by phases; channels_first and few-channel ones stay direct.
+  c.strides = 1;
+  const Problem deeplab = make_problem(c, {1, 64, 64, 256});
+  EXPECT_EQ(select_variant(deeplab, Device::cpu).chosen, "conv2d_nhwc_wino3x3_s1_d1_cpu");
+  EXPECT_NE(explain(deeplab, Device::cpu).find("as 4 undilated dilation phases"),
+            std::string::npos);
+  for (int64_t few : {3, 32}) {
+    EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, few}), Device::cpu).chosen,
+              "conv2d_nhwc_k3x3_s1_dr_cpu");
+  }
+  c.data_format = DataFormat::channels_first;
+  EXPECT_EQ(select_variant(make_problem(c, {1, 256, 64, 64}), Device::cpu).chosen,
+            "conv2d_nchw_cv_k3x3_s1_dr_cpu");
+}
+
 // Shape classes: the rules that send a layer to the variant measured fastest for it.
 TEST(Selection, ShapeClassesFollowChannelCounts) {
   auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups,
