@@ -30,3 +30,35 @@ function(halconv_schedule_params JSON KEY OUT)
   endforeach ()
   set(${OUT} ${pairs} PARENT_SCOPE)
 endfunction()
+
+# halconv_avx512_schedule_params(<json text> <key> <block_is_pack> <out list>) sets <out list> to
+# the "avx512_name=value" pairs of schedules/cpu-avx512.json's entry for <key>: the AVX-512
+# object's own block_size, rows_per_task, reduction_chunk and shared_staging (the generator falls
+# back to the common value for any it lacks). The weight packing is common to every ISA, so the
+# entry may not hold vectors_per_block, nor block_size where <block_is_pack> (width-vectorized
+# NCHW variants, whose block is the packed filter block).
+function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
+  set(pairs "")
+  string(JSON entry ERROR_VARIABLE no_entry GET "${JSON}" variants ${KEY})
+  if (NOT no_entry)
+    string(JSON count LENGTH "${entry}")
+    math(EXPR last "${count} - 1")
+    foreach (i RANGE ${last})
+      string(JSON name MEMBER "${entry}" ${i})
+      string(JSON value GET "${entry}" ${name})
+      if (NOT name MATCHES "^(block_size|rows_per_task|reduction_chunk|shared_staging)$" OR
+          (name STREQUAL "block_size" AND BLOCK_IS_PACK))
+        message(FATAL_ERROR "schedules/cpu-avx512.json: ${KEY}: '${name}' cannot differ per ISA "
+                            "(it sets the weight packing, or is not a schedule parameter)")
+      endif ()
+      # The generator's tri-state: -1 as the common value, 0 false, 1 true.
+      if (value STREQUAL "ON")
+        set(value 1)
+      elseif (value STREQUAL "OFF")
+        set(value 0)
+      endif ()
+      list(APPEND pairs avx512_${name}=${value})
+    endforeach ()
+  endif ()
+  set(${OUT} ${pairs} PARENT_SCOPE)
+endfunction()

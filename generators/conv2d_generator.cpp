@@ -156,6 +156,15 @@ class Conv2D : public Generator<Conv2D> {
   // across all of the band's tiles while in cache: for few pixels and many channels, where a
   // tile's pass would otherwise stream the whole block's weights from memory.
   GeneratorParam<int> reduction_chunk{"reduction_chunk", 0};
+  // The AVX-512 object's own values of the four above (schedules/cpu-avx512.json): twice the
+  // vector registers and other caches move the optimum (ResNet's 56x56 1x1 layer: 12 columns on
+  // AVX2, 3 on AVX-512). The weight packing stays common to every ISA, so vectors_per_block has
+  // no AVX-512 value, nor has block_size where it is the packed block (width-vectorized NCHW).
+  // 0 (block, rows) or -1 (chunk, shared staging): as the common value.
+  GeneratorParam<int> avx512_block_size{"avx512_block_size", 0};
+  GeneratorParam<int> avx512_rows_per_task{"avx512_rows_per_task", 0};
+  GeneratorParam<int> avx512_reduction_chunk{"avx512_reduction_chunk", -1};
+  GeneratorParam<int> avx512_shared_staging{"avx512_shared_staging", -1};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
   GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
   GeneratorParam<int> gpu_threads_b{"gpu_threads_b", 4};
@@ -361,6 +370,15 @@ class Conv2D : public Generator<Conv2D> {
       kernel.dim(d).set_min(0);
     }
     kernel.dim(0).set_extent(pack);
+    if (winograd_staged) {
+      // Any width stride: the runtime passes a dilated layer's phases as strided views of the
+      // caller's tensors (runtime/variant_rules.h). The staging gathers along channels and the
+      // store scatters along them, so a unit stride would buy no dense access here.
+      input.dim(0).set_stride(Expr());
+      output.dim(0).set_stride(Expr());
+    }
+    _halide_user_assert(avx512_block_size == 0 || channel_vectors())
+        << "avx512_block_size: the block is the packed filter block here, common to every ISA";
     bias.dim(0).set_min(0);
     if (kernel_size > 0) {
       const int extent = algorithm == Algorithm::Winograd ? 4 : kernel_size.value();
@@ -417,7 +435,7 @@ class Conv2D : public Generator<Conv2D> {
       schedule_winograd();
       return;
     }
-    const int block = std::max(1, block_size.value());
+    const int block = std::max(1, tile_block());
     // The vectorized (CPU) or thread-parallel (GPU) dimension, vdim: channels for NHWC and NCHW by
     // channels, else width (the innermost one in memory). The register tile's other one, bdim:
     // width along channel vectors, else output channels, or rows where the tile spans rows.
@@ -472,7 +490,7 @@ class Conv2D : public Generator<Conv2D> {
         order = reduce_order(reduction);
         order.push_back(rco);
         order.push_back(n);
-        reduce.split(r[0], rco, rci, reduction_chunk, TailStrategy::GuardWithIf).reorder(order);
+        reduce.split(r[0], rco, rci, chunk_channels(), TailStrategy::GuardWithIf).reorder(order);
       }
       if (groups_mode == GroupsMode::Grouped) {
         // The same schedule, with the channel index folded for groups 1.
@@ -490,6 +508,24 @@ class Conv2D : public Generator<Conv2D> {
   int channel_dim() const { return layout == Layout::NHWC ? 0 : 2; }
   // The input's and output's row (height) dimension.
   int row_dim() const { return layout == Layout::NHWC ? 2 : 1; }
+
+  // The schedule parameters for this target: the AVX-512 object's own where it has them.
+  bool avx512() const { return get_target().has_feature(Target::AVX512); }
+  int tile_block() const {
+    return avx512() && avx512_block_size > 0 ? avx512_block_size.value() : block_size.value();
+  }
+  int band_rows() const {
+    return avx512() && avx512_rows_per_task > 0 ? avx512_rows_per_task.value()
+                                                : rows_per_task.value();
+  }
+  int chunk_channels() const {
+    return avx512() && avx512_reduction_chunk >= 0 ? avx512_reduction_chunk.value()
+                                                   : reduction_chunk.value();
+  }
+  bool staging_shared() const {
+    return avx512() && avx512_shared_staging >= 0 ? avx512_shared_staging == 1
+                                                  : shared_staging.value();
+  }
 
   int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }
 
@@ -525,7 +561,7 @@ class Conv2D : public Generator<Conv2D> {
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
     // registers.
-    const int rows = std::max(1, rows_per_task.value());
+    const int rows = std::max(1, band_rows());
     output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
     if (rows_tile()) {
       // A channel's band of rows, in tiles of `block` rows.
@@ -603,7 +639,7 @@ class Conv2D : public Generator<Conv2D> {
   // Makes the CPU tasks (loop `task`, parallel) from the output's yo, n and channel_blocks loops,
   // which sit in that order, outermost last; returns the loop of one channel block's work.
   LoopLevel parallel_tasks(const Var& channel_blocks) {
-    if (shared_staging) {
+    if (staging_shared()) {
       output.fuse(yo, n, task).parallel(task);
       return LoopLevel(output, channel_blocks);
     }
@@ -632,7 +668,7 @@ class Conv2D : public Generator<Conv2D> {
   // Direct variants: chunking applies where the reduction's first dimension is input channels along
   // a channel vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
   bool chunked_reduction() const {
-    return reduction_chunk > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
+    return chunk_channels() > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
            algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
   }
 
@@ -644,9 +680,9 @@ class Conv2D : public Generator<Conv2D> {
   void schedule_winograd() {
     const int vec = natural_vector_size<float>();
     const int wide = filter_pack();
-    const int tiles = halconv::generators::register_tile_columns(std::max(1, block_size.value()),
-                                                                 wide / vec, vec);
-    const int rows = std::max(2, rows_per_task.value() / 2 * 2);
+    const int tiles =
+        halconv::generators::register_tile_columns(std::max(1, tile_block()), wide / vec, vec);
+    const int rows = std::max(2, band_rows() / 2 * 2);
     output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
         .split(x, bo, bi, 2 * tiles, TailStrategy::GuardWithIf)
         .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
@@ -654,7 +690,7 @@ class Conv2D : public Generator<Conv2D> {
         .reorder(vi, bi, yq, bo, yp, vo, yo, n)
         .vectorize(vi, vec);
     const LoopLevel block_level = parallel_tasks(vo);
-    if (shared_staging) {
+    if (staging_shared()) {
       // A band that is the whole image (ResNet's 7x7x512 layer) is one task per image: its channel
       // blocks, sharing the band's transformed input, then run in parallel (nested), or one core
       // would do it all. Only there: with several bands, nesting measured 10-20% slower (2
@@ -673,7 +709,7 @@ class Conv2D : public Generator<Conv2D> {
         .vectorize(lanes)
         .unroll(e);
 
-    const int chunk = reduction_chunk.value();
+    const int chunk = chunk_channels();
     if (chunk > 0) {
       winograd_m.compute_at(block_level).bound_extent(c, wide).reorder_storage(c, tx, e, ty, n);
       for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {

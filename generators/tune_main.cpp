@@ -4,7 +4,9 @@
 // class), then times the default, the committed parameters and the three best against each other
 // interleaved, and writes the winner to schedules/cpu.json, which the build reads. It reports the
 // tuned-vs-default speedup per shape from that final head-to-head. Measurements are medians of
-// repeated runs on this machine, at its core count.
+// repeated runs on this machine, at its core count. On an AVX-512 host it tunes the AVX-512
+// object's own parameters instead (schedules/cpu-avx512.json), with the weight packing held at
+// cpu.json's (see that file's "about").
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -224,8 +226,9 @@ std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Can
 // the register file (register_tile_columns, the generator's rule), so several block sizes can make
 // the same code here; of those only the largest is timed (the widest ISA, with twice the
 // registers, is the one where a larger block can differ).
+// fixed_pack: the packing parameters the candidates keep (AVX-512 mode), else none.
 std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels,
-                                      int host_vector) {
+                                      int host_vector, const std::optional<Candidate>& fixed_pack) {
   // Reduction chunks only where the reduction has more input channels than a chunk (the
   // generator chunks channel-vector direct and Winograd variants, not depthwise ones).
   constexpr int kChunk = 64;
@@ -237,8 +240,12 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
   // A few-filters variant's tile is its filter bound (the build checks it).
   if (v.max_filters > 0) vpbs = {v.max_filters / 16};
-  const std::vector<int> blocks_descending =
+  std::vector<int> blocks_descending =
       by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
+  if (fixed_pack) {
+    vpbs = {fixed_pack->vectors_per_block};
+    if (!by_channels) blocks_descending = {fixed_pack->block_size};
+  }
   // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
   // staging and dispatch.
   const std::vector<int> rows_options =
@@ -266,10 +273,19 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
 
 int main(int argc, char** argv) {
   CLI::App app{"halconv-tune: autotune the CPU variants' schedule parameters"};
-  std::string suite_path = "bench/anchors.txt", schedule_path = "schedules/cpu.json", only;
+  const Halide::Target target = Halide::get_jit_target_from_environment();
+  // The AVX-512 object has its own file (see the header comment).
+  const bool avx512_mode = target.has_feature(Halide::Target::AVX512);
+  std::string suite_path = "bench/anchors.txt", common_path = "schedules/cpu.json", only;
+  std::string schedule_path = avx512_mode ? "schedules/cpu-avx512.json" : common_path;
   bool dry_run = false;
   app.add_option("--suite", suite_path, "shapes to tune on")->capture_default_str();
-  app.add_option("--schedules", schedule_path, "schedule file to update")->capture_default_str();
+  app.add_option("--schedules", schedule_path,
+                 "schedule file to update (default by this host's ISA: cpu-avx512.json on "
+                 "AVX-512, else cpu.json)");
+  app.add_option("--common", common_path,
+                 "the common schedule file, whose packing an AVX-512 run keeps")
+      ->capture_default_str();
   app.add_option("--only", only, "tune only variants whose key contains this");
   app.add_flag("--dry-run", dry_run, "report, but do not write the schedule file");
   bool check = false;
@@ -278,11 +294,15 @@ int main(int argc, char** argv) {
                "within noise (5%) of this run's winner; exit status 3 if not");
   CLI11_PARSE(app, argc, argv);
   try {
-    const Halide::Target target = Halide::get_jit_target_from_environment();
     const int host_vector = target.natural_vector_size<float>();
-    std::ifstream schedule_in(schedule_path);
-    json schedules = json::parse(schedule_in);
-    const json defaults = schedules["default"];
+    const auto read_json = [](const std::string& path) {
+      std::ifstream in(path);
+      if (!in) throw std::runtime_error("cannot read " + path);
+      return json::parse(in);
+    };
+    json schedules = read_json(schedule_path);
+    const json common = avx512_mode ? read_json(common_path) : schedules;
+    const json defaults = common["default"];
     const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
                                       defaults["rows_per_task"], defaults["reduction_chunk"],
                                       defaults["shared_staging"]};
@@ -292,7 +312,17 @@ int main(int argc, char** argv) {
     struct Job {
       VariantInfo v;
       std::vector<std::pair<std::string, halconv::Problem>> shapes;
-      int64_t in_channels = 0;  // the most input channels per group among the shapes
+      int64_t in_channels = 0;              // the most input channels per group among the shapes
+      Candidate defaults;                   // the default parameters, with the variant's fixed ones
+      std::optional<Candidate> fixed_pack;  // AVX-512 mode: the packing the candidates keep
+    };
+    // A parameter's value in a schedule file's entry for the variant, else `fallback`.
+    const auto entry_value = [](const json& file, const VariantInfo& v, const char* name,
+                                auto fallback) {
+      return file["variants"].value(v.key, json::object()).value(name, fallback);
+    };
+    const auto block_is_pack = [](const VariantInfo& v) {
+      return v.layout == "nchw" && !v.nchw_by_channels;
     };
     std::vector<Job> jobs;
     size_t total_runs = 0;
@@ -300,7 +330,18 @@ int main(int argc, char** argv) {
     for (size_t index = 0; index < table.size(); index++) {
       const VariantInfo& v = table[index];
       if (!only.empty() && v.key.find(only) == std::string::npos) continue;
-      Job job{v, {}, 0};
+      Job job{v, {}, 0, default_candidate, std::nullopt};
+      // A few-filters variant's tile is its bound.
+      if (v.max_filters > 0) job.defaults.vectors_per_block = v.max_filters / 16;
+      if (avx512_mode) {
+        // The AVX-512 object packs as the others: the common file's packing, for the default too.
+        job.defaults.vectors_per_block =
+            entry_value(common, v, "vectors_per_block", job.defaults.vectors_per_block);
+        if (block_is_pack(v)) {
+          job.defaults.block_size = entry_value(common, v, "block_size", job.defaults.block_size);
+        }
+        job.fixed_pack = job.defaults;
+      }
       for (const SuiteShape& s : suite) {
         halconv::Conv2DConfig c = s.config;
         c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
@@ -322,12 +363,12 @@ int main(int argc, char** argv) {
       for (const auto& shape : job.shapes) {
         job.in_channels = std::max(job.in_channels, shape.second.in_c / shape.second.groups);
       }
-      total_runs +=
-          (candidates_for(v, job.in_channels, host_vector).size() + 1) * job.shapes.size();
+      total_runs += (candidates_for(v, job.in_channels, host_vector, job.fixed_pack).size() + 1) *
+                    job.shapes.size();
       jobs.push_back(job);
     }
-    std::printf("tuning %zu variants, %zu candidate runs, on %s\n", jobs.size(), total_runs,
-                target.to_string().c_str());
+    std::printf("tuning %zu variants, %zu candidate runs, on %s, for %s\n", jobs.size(), total_runs,
+                target.to_string().c_str(), schedule_path.c_str());
     if (check) dry_run = true;
     constexpr double kNoise = 1.05;
     int reproduced = 0;
@@ -335,9 +376,17 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     json report = json::object();
     for (const Job& job : jobs) {
-      // The default parameters, with a few-filters variant's tile fixed to its bound.
-      Candidate job_default = default_candidate;
-      if (job.v.max_filters > 0) job_default.vectors_per_block = job.v.max_filters / 16;
+      const Candidate& job_default = job.defaults;
+      // What the build compiles now: the common entry, under the AVX-512 one in AVX-512 mode.
+      const auto committed_value = [&](const char* name, auto fallback) {
+        const auto in_common = entry_value(common, job.v, name, fallback);
+        return avx512_mode ? entry_value(schedules, job.v, name, in_common) : in_common;
+      };
+      const Candidate committed{committed_value("vectors_per_block", job_default.vectors_per_block),
+                                committed_value("block_size", job_default.block_size),
+                                committed_value("rows_per_task", job_default.rows_per_task),
+                                committed_value("reduction_chunk", job_default.reduction_chunk),
+                                committed_value("shared_staging", job_default.shared_staging)};
       // Search: each candidate timed on its own, relative to the default.
       std::map<std::string, double> default_ms;
       for (const auto& [name, p] : job.shapes) {
@@ -345,7 +394,8 @@ int main(int argc, char** argv) {
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
-      for (const Candidate& cand : candidates_for(job.v, job.in_channels, host_vector)) {
+      for (const Candidate& cand :
+           candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
           log_sum += std::log(time_candidate(job.v, cand, p, target) / default_ms[name]);
@@ -363,13 +413,6 @@ int main(int argc, char** argv) {
 
       // Final: the default, the committed parameters and the search's best three, timed
       // interleaved on every shape; this decides, and gives the report.
-      const json committed_json = schedules["variants"].value(job.v.key, json::object());
-      const Candidate committed{
-          committed_json.value("vectors_per_block", job_default.vectors_per_block),
-          committed_json.value("block_size", job_default.block_size),
-          committed_json.value("rows_per_task", job_default.rows_per_task),
-          committed_json.value("reduction_chunk", job_default.reduction_chunk),
-          committed_json.value("shared_staging", job_default.shared_staging)};
       std::vector<Candidate> finalists = {job_default, committed};
       for (size_t i = 0; i < ranked.size() && i < 3; i++) finalists.push_back(ranked[i].second);
       std::vector<Candidate> unique;
@@ -414,11 +457,13 @@ int main(int argc, char** argv) {
                     job.v.key.c_str(), name.c_str(), d, t, d / t);
       }
       const Candidate& winner = unique[best];
-      schedules["variants"][job.v.key] = {{"vectors_per_block", winner.vectors_per_block},
-                                          {"block_size", winner.block_size},
-                                          {"rows_per_task", winner.rows_per_task},
-                                          {"reduction_chunk", winner.reduction_chunk},
-                                          {"shared_staging", winner.shared_staging}};
+      json entry = json::object();
+      if (!avx512_mode) entry["vectors_per_block"] = winner.vectors_per_block;
+      if (!avx512_mode || !block_is_pack(job.v)) entry["block_size"] = winner.block_size;
+      entry["rows_per_task"] = winner.rows_per_task;
+      entry["reduction_chunk"] = winner.reduction_chunk;
+      entry["shared_staging"] = winner.shared_staging;
+      schedules["variants"][job.v.key] = entry;
       report[job.v.key] = {{"winner", winner.text()}, {"suite", suite_path}, {"shapes", shapes}};
       if (check) {
         const bool same = scores[committed_index] <= kNoise * scores[best];

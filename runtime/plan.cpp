@@ -45,13 +45,14 @@ halide_buffer_t wrap(const float* data, halide_dimension_t* dims, int dimensions
 
 void mark_host_dirty(halide_buffer_t& b) { b.flags |= halide_buffer_flag_host_dirty; }
 
-// The view of one dilation phase's pixels in a dense NHWC tensor: rows row, row + dilation_h, ...
-// and columns likewise, `dims` holding its dimensions.
+// The view of one dilation phase's pixels in a dense tensor of p's layout: rows row,
+// row + dilation_h, ... and columns likewise, `dims` holding its dimensions.
 halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, int64_t col,
                            int64_t rows, int64_t cols, const Problem& p, Dims4& dims) {
   dims = dense;
-  halide_dimension_t& x = dims.dim[1];
-  halide_dimension_t& y = dims.dim[2];
+  const bool nhwc = p.data_format == DataFormat::channels_last;
+  halide_dimension_t& x = dims.dim[nhwc ? 1 : 0];
+  halide_dimension_t& y = dims.dim[nhwc ? 2 : 1];
   const float* first = data + row * y.stride + col * x.stride;
   x.extent = static_cast<int32_t>(cols);
   x.stride *= static_cast<int32_t>(p.dilation_w);

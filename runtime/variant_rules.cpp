@@ -125,10 +125,7 @@ std::vector<DilationPhase> dilation_phases(const Problem& p) {
 }
 
 bool runs_by_phases(const VariantSpec& v, const Problem& p) {
-  if (!v.winograd || p.data_format != DataFormat::channels_last ||
-      p.in_c < kDilationPhasesMinChannels) {
-    return false;
-  }
+  if (!v.winograd || p.in_c < kDilationPhasesMinChannels) return false;
   const std::vector<DilationPhase> phases = dilation_phases(p);
   if (phases.empty()) return false;
   for (const DilationPhase& phase : phases) {

@@ -31,9 +31,10 @@ std::vector<DilationPhase> dilation_phases(const Problem& p);
 // 64x64x256 layer 23 ms against 30), but 0.6x to 0.7x at 16 and 32.
 constexpr int64_t kDilationPhasesMinChannels = 64;
 
-// Whether v, which takes no dilation, runs the dilated problem p as its dilation phases. Only the
-// Winograd variants do, from kDilationPhasesMinChannels, and only channels_last, where a phase's
-// strided view keeps the innermost dimension (channels) dense as generated code requires.
+// Whether v, which takes no dilation, runs the dilated problem p as its dilation phases, each a
+// strided view of the caller's tensors. Only the Winograd variants do, from
+// kDilationPhasesMinChannels: in channels_last a view keeps the innermost dimension (channels)
+// dense, and the channels_first ones take any width stride.
 bool runs_by_phases(const VariantSpec& v, const Problem& p);
 
 // Whether the variant's bound on output pixels per image (max_output_pixels; 0: none) admits p.

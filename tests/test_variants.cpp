@@ -291,32 +291,37 @@ TEST(Winograd, RoundsLikeTheDirectVariant) {
 }
 
 // A dilated stride-1 layer runs through the Winograd variants as its undilated phases: odd and even
-// sizes, SAME and VALID, dilations that differ per axis and do or do not divide the size.
+// sizes, SAME and VALID, dilations that differ per axis and do or do not divide the size, both
+// layouts (channels_first views have a non-unit width stride).
 TEST(DilationPhases, WinogradVariantsMatchReference) {
   std::mt19937 rng(11);
   const auto pick = [&rng](std::initializer_list<int64_t> options) {
     std::uniform_int_distribution<size_t> index(0, options.size() - 1);
     return *(options.begin() + index(rng));
   };
-  for (const char* name : {"conv2d_nhwc_wino3x3_s1_d1_cpu", "conv2d_nhwc_wino3x3_s1_d1_p64_cpu"}) {
+  for (const char* name :
+       {"conv2d_nhwc_wino3x3_s1_d1_cpu", "conv2d_nhwc_wino3x3_s1_d1_p64_cpu",
+        "conv2d_nchw_cv_wino3x3_s1_d1_cpu", "conv2d_nchw_cv_wino3x3_s1_d1_p64_cpu"}) {
     const detail::Variant& v = detail::find_variant(name);
     const ForcedVariant forced(name);
     int ran = 0;
     for (int i = 0; i < 40; i++) {
       Conv2DConfig c;
+      c.data_format = v.layout;
       c.kernel_size = 3;
       c.padding = i % 2 ? Padding::same : Padding::valid;
       c.dilation_rate = Pair(pick({1, 2, 3, 4}), pick({2, 3}));
       c.filters = pick({5, 16, 17, 33});
       c.activation = i % 3 ? "linear" : "relu";
       const int64_t side_bound = v.max_output_pixels > 0 ? 16 : 21;
-      const Shape shape{pick({1, 2}), std::uniform_int_distribution<int64_t>(2, side_bound)(rng),
-                        std::uniform_int_distribution<int64_t>(2, side_bound)(rng),
-                        pick({64, 67, 130})};
-      if (resolve_axis(shape[1], 3, 1, c.dilation_rate.h, c.padding).out <= 0 ||
-          resolve_axis(shape[2], 3, 1, c.dilation_rate.w, c.padding).out <= 0) {
+      std::uniform_int_distribution<int64_t> side(2, side_bound);
+      const int64_t batch = pick({1, 2}), h = side(rng), w = side(rng), ch = pick({64, 67, 130});
+      if (resolve_axis(h, 3, 1, c.dilation_rate.h, c.padding).out <= 0 ||
+          resolve_axis(w, 3, 1, c.dilation_rate.w, c.padding).out <= 0) {
         c.padding = Padding::same;
       }
+      const Shape shape = c.data_format == DataFormat::channels_last ? Shape{batch, h, w, ch}
+                                                                     : Shape{batch, ch, h, w};
       const Problem p = make_problem(c, shape);
       if (!v.decline_reason(p, Device::cpu).empty()) continue;  // a phase past the pixel bound
       ASSERT_TRUE(detail::runs_by_phases(v, p)) << p.to_string();
@@ -366,7 +371,7 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
   c.strides = 2;
   EXPECT_TRUE(detail::dilation_phases(make_problem(c, {1, 11, 10, 64})).empty());
 
-  // DeepLab's layer goes to Winograd by phases; channels_first and few-channel ones stay direct.
+  // DeepLab's layer goes to Winograd by phases in either layout; few-channel ones stay direct.
   c.strides = 1;
   const Problem deeplab = make_problem(c, {1, 64, 64, 256});
   EXPECT_EQ(select_variant(deeplab, Device::cpu).chosen, "conv2d_nhwc_wino3x3_s1_d1_cpu");
@@ -378,6 +383,8 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
   }
   c.data_format = DataFormat::channels_first;
   EXPECT_EQ(select_variant(make_problem(c, {1, 256, 64, 64}), Device::cpu).chosen,
+            "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
+  EXPECT_EQ(select_variant(make_problem(c, {1, 32, 64, 64}), Device::cpu).chosen,
             "conv2d_nchw_cv_k3x3_s1_dr_cpu");
 }
 
