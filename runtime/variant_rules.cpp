@@ -1,5 +1,7 @@
 #include "variant_rules.h"
 
+#include <algorithm>
+
 namespace halconv::detail {
 namespace {
 
@@ -102,9 +104,11 @@ std::vector<DilationPhase> dilation_phases(const Problem& p) {
   std::vector<DilationPhase> phases;
   const bool dilated = (p.dilation_h > 1 && p.kernel_h > 1) || (p.dilation_w > 1 && p.kernel_w > 1);
   if (!dilated || p.stride_h != 1 || p.stride_w != 1) return phases;
-  for (int64_t row = 0; row < p.dilation_h; row++) {
+  // Phases from the output's extent on have no output: the loops stop there, however large the
+  // dilation.
+  for (int64_t row = 0; row < std::min(p.dilation_h, p.out_h); row++) {
     const AxisPhase v = axis_phase(row, p.in_h, p.out_h, p.kernel_h, p.dilation_h, p.pad_top);
-    for (int64_t col = 0; col < p.dilation_w; col++) {
+    for (int64_t col = 0; col < std::min(p.dilation_w, p.out_w); col++) {
       const AxisPhase h = axis_phase(col, p.in_w, p.out_w, p.kernel_w, p.dilation_w, p.pad_left);
       if (v.out_extent == 0 || h.out_extent == 0) continue;
       DilationPhase phase{row, col, v.in_first, h.in_first, p};
@@ -125,7 +129,13 @@ std::vector<DilationPhase> dilation_phases(const Problem& p) {
 }
 
 bool runs_by_phases(const VariantSpec& v, const Problem& p) {
-  if (!v.winograd || p.in_c < kDilationPhasesMinChannels) return false;
+  // Each phase at least one Winograd tile (2x2 outputs): a larger dilation makes many tiny phases,
+  // one call each. This also bounds a view's strides (dilation times the dense stride) by the
+  // tensor's own size.
+  if (!v.winograd || p.in_c < kDilationPhasesMinChannels || 2 * p.dilation_h > p.out_h ||
+      2 * p.dilation_w > p.out_w) {
+    return false;
+  }
   const std::vector<DilationPhase> phases = dilation_phases(p);
   if (phases.empty()) return false;
   for (const DilationPhase& phase : phases) {

@@ -33,8 +33,9 @@ constexpr int64_t kDilationPhasesMinChannels = 64;
 
 // Whether v, which takes no dilation, runs the dilated problem p as its dilation phases, each a
 // strided view of the caller's tensors. Only the Winograd variants do, from
-// kDilationPhasesMinChannels: in channels_last a view keeps the innermost dimension (channels)
-// dense, and the channels_first ones take any width stride.
+// kDilationPhasesMinChannels, where every phase has at least 2x2 outputs: in channels_last a view
+// keeps the innermost dimension (channels) dense, and the channels_first ones take any width
+// stride.
 bool runs_by_phases(const VariantSpec& v, const Problem& p);
 
 // Whether the variant's bound on output pixels per image (max_output_pixels; 0: none) admits p.

@@ -305,7 +305,7 @@ TEST(DilationPhases, WinogradVariantsMatchReference) {
     const detail::Variant& v = detail::find_variant(name);
     const ForcedVariant forced(name);
     int ran = 0;
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 80; i++) {
       Conv2DConfig c;
       c.data_format = v.layout;
       c.kernel_size = 3;
@@ -323,7 +323,8 @@ TEST(DilationPhases, WinogradVariantsMatchReference) {
       const Shape shape = c.data_format == DataFormat::channels_last ? Shape{batch, h, w, ch}
                                                                      : Shape{batch, ch, h, w};
       const Problem p = make_problem(c, shape);
-      if (!v.decline_reason(p, Device::cpu).empty()) continue;  // a phase past the pixel bound
+      // A phase past the pixel bound, or under one Winograd tile.
+      if (!v.decline_reason(p, Device::cpu).empty()) continue;
       ASSERT_TRUE(detail::runs_by_phases(v, p)) << p.to_string();
       EXPECT_LE(run_case(c, shape, 300 + i, Device::cpu), kTolerance)
           << name << " " << p.to_string();
@@ -381,6 +382,17 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
     EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, few}), Device::cpu).chosen,
               "conv2d_nhwc_k3x3_s1_dr_cpu");
   }
+  // A dilation past half the output would make phases under one Winograd tile: direct. One past
+  // the whole output leaves one output pixel per phase, and the phases stop at the output's
+  // extent, however large the dilation.
+  c.dilation_rate = Pair(33, 2);
+  EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, 256}), Device::cpu).chosen,
+            "conv2d_nhwc_k3x3_s1_dr_cpu");
+  c.dilation_rate = 1000000000;
+  const Problem huge = make_problem(c, {1, 5, 6, 256});
+  EXPECT_EQ(detail::dilation_phases(huge).size(), 30u);
+  EXPECT_EQ(select_variant(huge, Device::cpu).chosen, "conv2d_nhwc_k3x3_s1_dr_cpu");
+  c.dilation_rate = 2;
   c.data_format = DataFormat::channels_first;
   EXPECT_EQ(select_variant(make_problem(c, {1, 256, 64, 64}), Device::cpu).chosen,
             "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
