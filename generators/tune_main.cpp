@@ -4,13 +4,16 @@
 // class), then times the default, the committed parameters and the three best against each other
 // interleaved, and writes the winner to schedules/cpu.json, which the build reads. It reports the
 // tuned-vs-default speedup per shape from that final head-to-head. Measurements are medians of
-// repeated runs on this machine, at its core count. On an AVX-512 host it tunes the AVX-512
+// repeated runs on this machine, at its core count, always alternating with the runs they are
+// compared with (search: each candidate against the default), for the build's CPU object that
+// this host runs (see tuning_target()). On an AVX-512 host it tunes the AVX-512
 // object's own parameters instead (schedules/cpu-avx512.json), with the weight packing held at
 // cpu.json's (see that file's "about").
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -190,17 +193,20 @@ double median(std::vector<double> ms) {
   return ms[ms.size() / 2];
 }
 
-// Median ms of the variant with these parameters on one problem (JIT, this machine).
-double time_candidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
-                      const Halide::Target& target) {
+// The candidate's median time relative to the reference's (the default's), the two timed in
+// alternating runs, for at least 0.25 s: this VM's speed drifts by 20-50% over seconds, and a
+// candidate timed on its own would be ranked by the drift as much as by its schedule.
+double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
+                     const halconv::Problem& p, const Halide::Target& target) {
   CompiledCandidate compiled(v, cand, p, target);
-  std::vector<double> ms;
+  std::vector<double> cand_ms, reference_ms;
   const auto start = Clock::now();
-  while (ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
-    ms.push_back(compiled.run_ms());
-    if (ms.size() >= 500) break;
+  while (cand_ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
+    cand_ms.push_back(compiled.run_ms());
+    reference_ms.push_back(reference.run_ms());
+    if (cand_ms.size() >= 500) break;
   }
-  return median(ms);
+  return median(cand_ms) / median(reference_ms);
 }
 
 // Median ms of each candidate, timed in rounds of one run each: this VM's speed drifts by 20-50%
@@ -271,9 +277,30 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
 
 }  // namespace
 
+// The JIT target: the build's CPU object that Halide's dispatch runs on this host (the first of
+// the build's CPU targets, best first, whose features the host has), so candidates compile as
+// that object does (the host's own target may add features, e.g. avx512_sapphirerapids).
+// HL_JIT_TARGET overrides.
+Halide::Target tuning_target() {
+  if (std::getenv("HL_JIT_TARGET")) return Halide::get_jit_target_from_environment();
+  const Halide::Target host = Halide::get_host_target();
+  std::stringstream targets(HALCONV_CPU_TARGETS);
+  std::string name;
+  while (std::getline(targets, name, ',')) {
+    const Halide::Target candidate(name);
+    bool host_has_all = true;
+    for (int f = 0; f < Halide::Target::FeatureEnd; f++) {
+      const auto feature = static_cast<Halide::Target::Feature>(f);
+      host_has_all = host_has_all && (!candidate.has_feature(feature) || host.has_feature(feature));
+    }
+    if (host_has_all) return candidate.with_feature(Halide::Target::JIT);
+  }
+  return Halide::get_jit_target_from_environment();
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"halconv-tune: autotune the CPU variants' schedule parameters"};
-  const Halide::Target target = Halide::get_jit_target_from_environment();
+  const Halide::Target target = tuning_target();
   // The AVX-512 object has its own file (see the header comment).
   const bool avx512_mode = target.has_feature(Halide::Target::AVX512);
   std::string suite_path = "bench/anchors.txt", common_path = "schedules/cpu.json", only;
@@ -387,10 +414,10 @@ int main(int argc, char** argv) {
                                 committed_value("rows_per_task", job_default.rows_per_task),
                                 committed_value("reduction_chunk", job_default.reduction_chunk),
                                 committed_value("shared_staging", job_default.shared_staging)};
-      // Search: each candidate timed on its own, relative to the default.
-      std::map<std::string, double> default_ms;
+      // Search: each candidate timed against the default, compiled once per shape.
+      std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
       for (const auto& [name, p] : job.shapes) {
-        default_ms[name] = time_candidate(job.v, job_default, p, target);
+        default_compiled[name] = std::make_unique<CompiledCandidate>(job.v, job_default, p, target);
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
@@ -398,7 +425,7 @@ int main(int argc, char** argv) {
            candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
-          log_sum += std::log(time_candidate(job.v, cand, p, target) / default_ms[name]);
+          log_sum += std::log(relative_time(*default_compiled[name], job.v, cand, p, target));
           done++;
         }
         ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
