@@ -2,12 +2,17 @@
 // allocates nothing.
 #include "halconv/plan.h"
 
+#include <HalideRuntime.h>
 #include <HalideRuntimeCuda.h>
 #include <HalideRuntimeOpenCL.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "halconv_axis_activation_cpu.h"
@@ -61,6 +66,28 @@ halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, i
   return wrap(first, dims.dim, 4);
 }
 
+// dst[0, count) = src[0, count) with non-temporal stores where dst is aligned to the vector (the
+// widest this CPU has: 64-byte stores write whole cache lines). The caller fences.
+__attribute__((target("avx512f"))) void stream_copy_avx512(float* dst, const float* src,
+                                                           size_t count) {
+  size_t i = 0;
+  for (; i < count && reinterpret_cast<uintptr_t>(dst + i) % 64 != 0; i++) dst[i] = src[i];
+  for (; i + 16 <= count; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  for (; i < count; i++) dst[i] = src[i];
+}
+
+void stream_copy_sse(float* dst, const float* src, size_t count) {
+  size_t i = 0;
+  for (; i < count && reinterpret_cast<uintptr_t>(dst + i) % 16 != 0; i++) dst[i] = src[i];
+  for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < count; i++) dst[i] = src[i];
+}
+
+void stream_copy(float* dst, const float* src, size_t count) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  avx512 ? stream_copy_avx512(dst, src, count) : stream_copy_sse(dst, src, count);
+}
+
 }  // namespace
 
 struct Plan::Impl {
@@ -79,6 +106,13 @@ struct Plan::Impl {
   mutable std::mutex device_mutex;
   // Filled when the variant runs a dilated problem as undilated phases (runs_by_phases).
   std::vector<detail::DilationPhase> phases;
+  // Streamed output (detail::streamed_band_rows; 0: not streamed): rows per band, and the bands'
+  // scratch buffers, one per concurrent task, made with the plan (calls from more threads than
+  // the machine has cores add buffers on their first call).
+  int64_t band_rows = 0;
+  size_t band_floats = 0;
+  mutable std::mutex scratch_mutex;
+  mutable std::vector<std::vector<float>> free_scratch;
 
   ~Impl() {
     if (device != Device::cpu) {
@@ -86,6 +120,21 @@ struct Plan::Impl {
       halide_device_free(nullptr, &bias_buf);
     }
   }
+
+  // One streamed call (band_rows > 0): its bands, (image, band of rows), run as Halide's parallel
+  // tasks (run_band, a halide_task_t), each convolve_band.
+  struct StreamedCall {
+    const Impl* plan;
+    const float* input;
+    float* output;
+    int32_t activation;
+    int64_t bands_per_image;
+    std::mutex error_mutex;
+    std::string error;  // the first failure's message
+  };
+  void convolve_streamed(const float* input, float* output, int32_t activation) const;
+  static int run_band(void* user_context, int index, uint8_t* closure);
+  void convolve_band(const StreamedCall& call, int index) const;
 
   // p: the plan's problem, or one of its dilation phases.
   void convolve(const Problem& p, halide_buffer_t* in, halide_buffer_t* out,
@@ -100,6 +149,78 @@ struct Plan::Impl {
   }
 };
 
+int Plan::Impl::run_band(void* /*user_context*/, int index, uint8_t* closure) {
+  StreamedCall& call = *reinterpret_cast<StreamedCall*>(closure);
+  try {
+    call.plan->convolve_band(call, index);
+    return 0;
+  } catch (const std::exception& e) {  // no exception may cross Halide's C runtime
+    const std::lock_guard<std::mutex> lock(call.error_mutex);
+    if (call.error.empty()) call.error = e.what();
+    return -1;
+  }
+}
+
+void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t activation) const {
+  StreamedCall call{this, input, output, activation, (problem.out_h + band_rows - 1) / band_rows,
+                    {},   {}};
+  const int bands = static_cast<int>(problem.batch * call.bands_per_image);
+  if (halide_do_par_for(nullptr, run_band, 0, bands, reinterpret_cast<uint8_t*>(&call)) != 0) {
+    throw Error(call.error.empty() ? variant_name + ": a streamed band failed" : call.error);
+  }
+}
+
+void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
+  const Problem& p = problem;
+  const bool nhwc = p.data_format == DataFormat::channels_last;
+  const int64_t image = index / call.bands_per_image;
+  const int64_t first_row = index % call.bands_per_image * band_rows;
+  const int64_t rows = std::min(band_rows, p.out_h - first_row);
+  std::vector<float> scratch;
+  {
+    const std::lock_guard<std::mutex> lock(scratch_mutex);
+    if (free_scratch.empty()) {
+      scratch.resize(band_floats);
+    } else {
+      scratch = std::move(free_scratch.back());
+      free_scratch.pop_back();
+    }
+  }
+  // The band is the convolution of this image with the top padding moved up by the rows above.
+  Problem band = p;
+  band.batch = 1;
+  band.out_h = rows;
+  band.pad_top = p.pad_top - first_row * p.stride_h;
+  Dims4 in_dims = dense_dims(p.input_shape());
+  in_dims.dim[3].extent = 1;
+  Dims4 band_dims = dense_dims(band.conv_shape());
+  const int64_t image_floats = p.in_c * p.in_h * p.in_w;
+  halide_buffer_t in_view = wrap(call.input + image * image_floats, in_dims.dim, 4);
+  halide_buffer_t band_buf = wrap(scratch.data(), band_dims.dim, 4);
+  std::exception_ptr failure;
+  try {
+    convolve(band, &in_view, &band_buf, call.activation);
+    const int64_t image_out = image * p.filters * p.out_h * p.out_w;
+    if (nhwc) {  // the band's rows are contiguous in the output too
+      stream_copy(call.output + image_out + first_row * p.out_w * p.filters, scratch.data(),
+                  static_cast<size_t>(rows * p.out_w * p.filters));
+    } else {  // one run of rows per channel
+      for (int64_t c = 0; c < p.filters; c++) {
+        stream_copy(call.output + image_out + (c * p.out_h + first_row) * p.out_w,
+                    scratch.data() + c * rows * p.out_w, static_cast<size_t>(rows * p.out_w));
+      }
+    }
+    _mm_sfence();  // this thread's streamed stores reach memory before the call returns
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  {
+    const std::lock_guard<std::mutex> lock(scratch_mutex);
+    free_scratch.push_back(std::move(scratch));
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Device device)
     : impl_(std::make_unique<Impl>()) {
   if (kernel == nullptr) throw Error("Plan: the kernel pointer is null");
@@ -111,6 +232,13 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.variant = &detail::find_variant(selection.chosen);
   im.variant_name = im.variant->name;
   if (detail::runs_by_phases(*im.variant, problem)) im.phases = detail::dilation_phases(problem);
+  im.band_rows = std::min(detail::streamed_band_rows(*im.variant, problem), problem.out_h);
+  if (im.band_rows > 0) {
+    im.band_floats = static_cast<size_t>(im.band_rows * problem.out_w * problem.filters);
+    // Touched now (zeroed): a fresh page's first touch costs about 10 us here.
+    im.free_scratch.assign(std::max(1u, std::thread::hardware_concurrency()),
+                           std::vector<float>(im.band_floats));
+  }
 
   // Pack the weights block-major: blocks of `pack` filters, each contiguous as
   // (ky, kx, ci, filter % pack), zero past the last filter. See the generator's filter_pack().
@@ -198,6 +326,8 @@ void Plan::run(const float* input, float* output, float* workspace) const {
                      q.out_h, q.out_w, p, conv_phase);
       im.convolve(q, &in_view, &conv_view, conv_activation);
     }
+  } else if (im.band_rows > 0) {
+    im.convolve_streamed(input, output, conv_activation);
   } else if (im.device == Device::cpu) {
     im.convolve(p, &in_buf, &conv_buf, conv_activation);
   } else {

@@ -1,6 +1,7 @@
 #include "variant_rules.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace halconv::detail {
 namespace {
@@ -149,6 +150,23 @@ bool runs_by_phases(const VariantSpec& v, const Problem& p) {
 
 bool serves_output_pixels(const VariantSpec& v, const Problem& p) {
   return v.max_output_pixels <= 0 || p.out_h * p.out_w <= v.max_output_pixels;
+}
+
+int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
+  if (v.backend != Device::cpu || runs_by_phases(v, p) || is_axis_activation(p.activation)) {
+    return 0;
+  }
+  if (const char* forced = std::getenv("HALCONV_STREAM_ROWS"); forced && *forced) {
+    char* end = nullptr;
+    const long long rows = std::strtoll(forced, &end, 10);
+    if (*end != '\0' || rows <= 0) {
+      throw Error(std::string("HALCONV_STREAM_ROWS='") + forced + "' is not a positive row count");
+    }
+    return rows;
+  }
+  const int64_t row_bytes = p.out_w * p.filters * static_cast<int64_t>(sizeof(float));
+  if (row_bytes * p.out_h * p.batch < kStreamedOutputMinBytes) return 0;
+  return std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2);
 }
 
 int64_t filter_tile(const VariantSpec& v) {

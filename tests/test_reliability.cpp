@@ -47,53 +47,53 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
   const detail::Variant& v = detail::find_variant(GetParam());
   if (!device_present(v.backend)) GTEST_SKIP() << "no " << device_name(v.backend) << " device";
   setenv("HALCONV_VARIANT", GetParam().c_str(), 1);
-  for (const int64_t size : {1, 5, 9}) {
-    for (const char* activation : {"relu", "softmax", "glu"}) {
-      Conv2DConfig c;
-      c.data_format = v.layout;
-      c.padding = Padding::same;
-      c.kernel_size = v.kernel ? v.kernel : 3;
-      c.strides = v.stride ? v.stride : 2;
-      c.dilation_rate = v.dilation ? v.dilation : 1;
-      // By-channels NCHW and Winograd variants take only layers with 16 inputs or more, the
-      // grouped ones any count: 34, one channel per group.
-      const int64_t in_c = testing::needs_groups(v) ? 34
-                           : v.nchw_by_channels || v.winograd
-                               ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
-                               : 5;
-      const testing::GroupedLayer layer =
-          testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters : 34);
-      c.filters = layer.filters;
-      c.groups = layer.groups;
-      c.activation = activation;
-      const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
-                                                                : Shape{2, in_c, size, size + 3};
-      const Problem p = make_problem(c, shape);
-      if (!detail::serves_output_pixels(v, p)) continue;
-      const auto input_values = testing::random_values(Tensor(shape).data.size(), 1);
-      const auto kernel_values = testing::random_values(Tensor(p.kernel_shape()).data.size(), 2);
-      const auto bias_values = testing::random_values(static_cast<size_t>(p.filters), 3);
-      Guarded input(input_values.size(), input_values), kernel(kernel_values.size(), kernel_values),
-          bias(bias_values.size(), bias_values);
-      Guarded output(static_cast<size_t>(p.output_elements()), {});
-      std::fill(output.data(), output.data() + output.count, NAN);
-      const Plan plan(p, kernel.data(), bias.data(), v.backend);
-      Guarded workspace(plan.workspace_floats(), {});
-      plan.run(input.data(), output.data(), workspace.count ? workspace.data() : nullptr);
+  // Stored in place, and streamed in bands of 2 rows (CPU variants; see streamed_band_rows).
+  for (const char* stream_rows : {"", "2"}) {
+    setenv("HALCONV_STREAM_ROWS", stream_rows, 1);
+    for (const int64_t size : {1, 5, 9}) {
+      for (const char* activation : {"relu", "softmax", "glu"}) {
+        Conv2DConfig c = testing::same_layer_for(v, 2);
+        // By-channels NCHW and Winograd variants take only layers with 16 inputs or more, the
+        // grouped ones any count: 34, one channel per group.
+        const int64_t in_c = testing::needs_groups(v) ? 34
+                             : v.nchw_by_channels || v.winograd
+                                 ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
+                                 : 5;
+        const testing::GroupedLayer layer =
+            testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters : 34);
+        c.filters = layer.filters;
+        c.groups = layer.groups;
+        c.activation = activation;
+        const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
+                                                                  : Shape{2, in_c, size, size + 3};
+        const Problem p = make_problem(c, shape);
+        if (!detail::serves_output_pixels(v, p)) continue;
+        const auto input_values = testing::random_values(Tensor(shape).data.size(), 1);
+        const auto kernel_values = testing::random_values(Tensor(p.kernel_shape()).data.size(), 2);
+        const auto bias_values = testing::random_values(static_cast<size_t>(p.filters), 3);
+        Guarded input(input_values.size(), input_values),
+            kernel(kernel_values.size(), kernel_values), bias(bias_values.size(), bias_values);
+        Guarded output(static_cast<size_t>(p.output_elements()), {});
+        std::fill(output.data(), output.data() + output.count, NAN);
+        const Plan plan(p, kernel.data(), bias.data(), v.backend);
+        Guarded workspace(plan.workspace_floats(), {});
+        plan.run(input.data(), output.data(), workspace.count ? workspace.data() : nullptr);
 
-      const std::string what = p.to_string();
-      EXPECT_TRUE(output.margins_intact() && input.margins_intact() && kernel.margins_intact() &&
-                  bias.margins_intact() && workspace.margins_intact())
-          << what;
-      EXPECT_EQ(std::memcmp(input.data(), input_values.data(), input.count * sizeof(float)), 0)
-          << what;
-      EXPECT_EQ(std::memcmp(kernel.data(), kernel_values.data(), kernel.count * sizeof(float)), 0)
-          << what;
-      for (size_t i = 0; i < output.count; i++) {
-        ASSERT_FALSE(std::isnan(output.data()[i])) << what << " element " << i << " not written";
+        const std::string what = p.to_string() + " streamed rows '" + stream_rows + "'";
+        EXPECT_TRUE(output.margins_intact() && input.margins_intact() && kernel.margins_intact() &&
+                    bias.margins_intact() && workspace.margins_intact())
+            << what;
+        EXPECT_EQ(std::memcmp(input.data(), input_values.data(), input.count * sizeof(float)), 0)
+            << what;
+        EXPECT_EQ(std::memcmp(kernel.data(), kernel_values.data(), kernel.count * sizeof(float)), 0)
+            << what;
+        for (size_t i = 0; i < output.count; i++) {
+          ASSERT_FALSE(std::isnan(output.data()[i])) << what << " element " << i << " not written";
+        }
       }
     }
   }
+  unsetenv("HALCONV_STREAM_ROWS");
   unsetenv("HALCONV_VARIANT");
 }
 

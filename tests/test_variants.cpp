@@ -22,11 +22,22 @@ using testing::relative_error;
 
 constexpr double kTolerance = 1e-4;
 
-// Sets HALCONV_VARIANT for one scope.
-class ForcedVariant {
+// Sets an environment variable for one scope.
+class ScopedEnv {
  public:
-  explicit ForcedVariant(const std::string& name) { setenv("HALCONV_VARIANT", name.c_str(), 1); }
-  ~ForcedVariant() { unsetenv("HALCONV_VARIANT"); }
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+// Sets HALCONV_VARIANT for one scope.
+class ForcedVariant : public ScopedEnv {
+ public:
+  explicit ForcedVariant(const std::string& name) : ScopedEnv("HALCONV_VARIANT", name) {}
 };
 
 // Runs one case through the forced variant and the reference; returns the relative error.
@@ -183,18 +194,28 @@ TEST_P(EveryVariant, RandomTailCasesMatchReference) {
   }
 }
 
+// Streamed output (runtime: Plan, detail::streamed_band_rows), forced on small outputs in bands of
+// 3 rows: an odd count, so bands start at odd rows too (Winograd tiles then straddle the band
+// start of the full problem), and the last band is short wherever the height is not a multiple.
+TEST_P(EveryVariant, StreamedBandsMatchReference) {
+  if (variant().backend != Device::cpu) GTEST_SKIP() << "streaming is for CPU outputs";
+  const ForcedVariant forced(GetParam());
+  const ScopedEnv bands("HALCONV_STREAM_ROWS", "3");
+  CaseGenerator gen{variant(), std::mt19937(std::hash<std::string>()(GetParam()) & 0xfff)};
+  for (int i = 0; i < 15; i++) {
+    const auto [config, shape] = gen.next();
+    const Problem p = make_problem(config, shape);
+    EXPECT_LE(run(config, shape, 300 + i), kTolerance) << p.to_string();
+  }
+}
+
 // SAME pads asymmetrically; odd and even sizes at stride 2 (or the variant's fixed stride) catch
 // it.
 TEST_P(EveryVariant, SameOddAndEvenSizes) {
   const detail::Variant& v = variant();
   const ForcedVariant forced(GetParam());
   for (int64_t size : {5, 6, 7, 8, 9, 10}) {
-    Conv2DConfig c;
-    c.data_format = v.layout;
-    c.padding = Padding::same;
-    c.kernel_size = v.kernel ? v.kernel : 3;
-    c.strides = v.stride ? v.stride : 2;
-    c.dilation_rate = v.dilation ? v.dilation : 1;
+    Conv2DConfig c = testing::same_layer_for(v, 2);
     const int64_t in_c = 17;
     const testing::GroupedLayer layer =
         testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters - 1 : 17);
@@ -215,12 +236,7 @@ TEST_P(EveryVariant, EveryActivation) {
   for (const std::string& name : activation_names()) activations.emplace_back(name, false);
   activations.emplace_back("hard_sigmoid", true);  // Keras 2's form
   for (const auto& [name, keras2] : activations) {
-    Conv2DConfig c;
-    c.data_format = v.layout;
-    c.padding = Padding::same;
-    c.kernel_size = v.kernel ? v.kernel : 3;
-    c.strides = v.stride ? v.stride : 1;
-    c.dilation_rate = v.dilation ? v.dilation : 1;
+    Conv2DConfig c = testing::same_layer_for(v, 1);
     // Even filter counts: glu halves channels_last outputs.
     const testing::GroupedLayer layer =
         testing::grouped_layer_for(v, 18, v.max_filters > 0 ? v.max_filters : 18);
@@ -398,6 +414,45 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
             "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(select_variant(make_problem(c, {1, 32, 64, 64}), Device::cpu).chosen,
             "conv2d_nchw_cv_k3x3_s1_dr_cpu");
+}
+
+// Which outputs are streamed, and in how many rows per band.
+TEST(Selection, StreamsOnlyLargeCpuOutputs) {
+  Conv2DConfig c;
+  c.filters = 64;
+  c.kernel_size = 3;
+  c.padding = Padding::same;
+  const detail::Variant& direct = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
+  // The seed's layer: 368 MB out, rows of 600 x 64 floats (150 KiB): bands of 2 rows (512 KiB
+  // fits 3, rounded down to even).
+  const Problem seed = make_problem(c, {4, 600, 600, 3});
+  EXPECT_EQ(detail::streamed_band_rows(direct, seed), 2);
+  // A row past the band size still makes a band: 2 rows, never fewer.
+  c.filters = 1024;
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 100, 600, 3})), 2);
+  // 12.5 MB out: under kStreamedOutputMinBytes, stored in place.
+  c.filters = 64;
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 224, 224, 3})), 0);
+  // The axis activations write a workspace first; GPU outputs are the device's.
+  c.activation = "softmax";
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {4, 600, 600, 3})), 0);
+  c.activation = "linear";
+  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nhwc_generic_opencl"), seed),
+            0);
+  setenv("HALCONV_STREAM_ROWS", "5", 1);
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3})), 5);
+  setenv("HALCONV_STREAM_ROWS", "0x", 1);
+  EXPECT_THROW(
+      {
+        try {
+          detail::streamed_band_rows(direct, seed);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("'0x'"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
+  unsetenv("HALCONV_STREAM_ROWS");
 }
 
 // Shape classes: the rules that send a layer to the variant measured fastest for it.

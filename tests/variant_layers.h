@@ -36,4 +36,16 @@ inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_
   return {1, dense_filters};
 }
 
+// A SAME layer in the variant's layout with its fixed kernel, stride and dilation, and where they
+// are run-time values a 3x3 kernel, `stride` and no dilation.
+inline Conv2DConfig same_layer_for(const VariantSpec& v, int64_t stride) {
+  Conv2DConfig c;
+  c.data_format = v.layout;
+  c.padding = Padding::same;
+  c.kernel_size = v.kernel ? v.kernel : 3;
+  c.strides = v.stride ? v.stride : stride;
+  c.dilation_rate = v.dilation ? v.dilation : 1;
+  return c;
+}
+
 }  // namespace halconv::testing
