@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "halconv_axis_activation_cpu.h"
+#include "scratch_pool.h"
 #include "variant_headers.h"
 
 namespace halconv::detail {
@@ -100,6 +101,7 @@ Table& table() {
   static Table* t = [] {
     halide_set_error_handler(&record_halide_error);
     install_isa_cap();
+    install_scratch_pool();
     auto* created = new Table;  // never destroyed: static initializers may register late
     created->variants = builtin_table();
     return created;

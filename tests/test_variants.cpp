@@ -489,14 +489,7 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
   // Deep layers (at most 64 output pixels) get their own Winograd schedule.
   auto select_deep = [](DataFormat format, int64_t side) {
-    Conv2DConfig c;
-    c.data_format = format;
-    c.filters = 512;
-    c.kernel_size = 3;
-    c.padding = Padding::same;
-    const Shape shape =
-        format == DataFormat::channels_last ? Shape{1, side, side, 512} : Shape{1, 512, side, side};
-    return select_variant(make_problem(c, shape), Device::cpu);
+    return select_variant(testing::square_3x3_problem(format, side, 512, 512), Device::cpu);
   };
   EXPECT_EQ(select_deep(nhwc, 7).chosen, "conv2d_nhwc_wino3x3_s1_d1_p64_cpu");
   EXPECT_EQ(select_deep(nchw, 8).chosen, "conv2d_nchw_cv_wino3x3_s1_d1_p64_cpu");

@@ -48,4 +48,17 @@ inline Conv2DConfig same_layer_for(const VariantSpec& v, int64_t stride) {
   return c;
 }
 
+// A 3x3 SAME stride-1 layer over one side x side image of `channels`, in either layout.
+inline Problem square_3x3_problem(DataFormat format, int64_t side, int64_t channels,
+                                  int64_t filters) {
+  Conv2DConfig c;
+  c.data_format = format;
+  c.filters = filters;
+  c.kernel_size = 3;
+  c.padding = Padding::same;
+  const Shape shape = format == DataFormat::channels_last ? Shape{1, side, side, channels}
+                                                          : Shape{1, channels, side, side};
+  return make_problem(c, shape);
+}
+
 }  // namespace halconv::testing
