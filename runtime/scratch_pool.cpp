@@ -3,7 +3,7 @@
 // system (mmap above its threshold, heap trimming), so every call faulted the same pages in again:
 // measured 2026-12-01, a 112x112x32 3x3 layer through the Winograd variants took 195 (NHWC) and
 // 1,559 (NCHW) page faults per call, at about 10 us each here. This pool keeps freed blocks and
-// hands them out again, so a plan's calls after its first touch no fresh pages.
+// hands them out again: after a plan's first call, its calls touch no fresh pages.
 #include "scratch_pool.h"
 
 #include <HalideRuntime.h>
