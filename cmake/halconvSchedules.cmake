@@ -34,11 +34,14 @@ endfunction()
 # halconv_avx512_schedule_params(<json text> <key> <block_is_pack> <out list>) sets <out list> to
 # the "avx512_name=value" pairs of schedules/cpu-avx512.json's entry for <key>: the AVX-512
 # object's own block_size, rows_per_task, reduction_chunk and shared_staging (the generator falls
-# back to the common value for any it lacks). The weight packing is common to every ISA, so the
-# entry may not hold vectors_per_block, nor block_size where <block_is_pack> (width-vectorized
-# NCHW variants, whose block is the packed filter block).
+# back to the common value for any it lacks), and vectors_per_block, its channel tile spanning
+# whole packed blocks (set in the caller's scope as avx512_vectors_per_block, 0 when absent: the
+# runtime pads the weights to it). The weight packing is common to every ISA, so where
+# <block_is_pack> (width-vectorized NCHW variants, whose block is the packed filter block) the
+# entry may hold neither block_size nor vectors_per_block.
 function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
   set(pairs "")
+  set(avx512_vectors_per_block 0 PARENT_SCOPE)
   string(JSON entry ERROR_VARIABLE no_entry GET "${JSON}" variants ${KEY})
   if (NOT no_entry)
     string(JSON count LENGTH "${entry}")
@@ -46,8 +49,9 @@ function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
     foreach (i RANGE ${last})
       string(JSON name MEMBER "${entry}" ${i})
       string(JSON value GET "${entry}" ${name})
-      if (NOT name MATCHES "^(block_size|rows_per_task|reduction_chunk|shared_staging)$" OR
-          (name STREQUAL "block_size" AND BLOCK_IS_PACK))
+      if (NOT name MATCHES
+          "^(vectors_per_block|block_size|rows_per_task|reduction_chunk|shared_staging)$" OR
+          (name MATCHES "^(vectors_per_block|block_size)$" AND BLOCK_IS_PACK))
         message(FATAL_ERROR "schedules/cpu-avx512.json: ${KEY}: '${name}' cannot differ per ISA "
                             "(it sets the weight packing, or is not a schedule parameter)")
       endif ()
@@ -56,6 +60,9 @@ function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
         set(value 1)
       elseif (value STREQUAL "OFF")
         set(value 0)
+      endif ()
+      if (name STREQUAL "vectors_per_block")
+        set(avx512_vectors_per_block ${value} PARENT_SCOPE)
       endif ()
       list(APPEND pairs avx512_${name}=${value})
     endforeach ()

@@ -158,10 +158,16 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<int> reduction_chunk{"reduction_chunk", 0};
   // The AVX-512 object's own values of the four above (schedules/cpu-avx512.json): twice the
   // vector registers and other caches move the optimum (ResNet's 56x56 1x1 layer: 12 columns on
-  // AVX2, 3 on AVX-512). The weight packing stays common to every ISA, so vectors_per_block has
-  // no AVX-512 value, nor has block_size where it is the packed block (width-vectorized NCHW).
+  // AVX2, 3 on AVX-512). The weight packing stays common to every ISA, so block_size has no
+  // AVX-512 value where it is the packed block (width-vectorized NCHW).
   // 0 (block, rows) or -1 (chunk, shared staging): as the common value.
   GeneratorParam<int> avx512_block_size{"avx512_block_size", 0};
+  // The AVX-512 object's register tile along channels, in vectors, where it spans several packed
+  // blocks (a multiple of vectors_per_block; 0: one block). 24 accumulators hide the FMA latency;
+  // with a 2-vector block they take 12 columns, a general register each for its input pointer,
+  // more than x86 has, so the tuner had settled on 2 x 3 (6 accumulators). 4 x 6 needs 6. The
+  // runtime pads the weights to whole tiles (detail::filter_padding).
+  GeneratorParam<int> avx512_vectors_per_block{"avx512_vectors_per_block", 0};
   GeneratorParam<int> avx512_rows_per_task{"avx512_rows_per_task", 0};
   GeneratorParam<int> avx512_reduction_chunk{"avx512_reduction_chunk", -1};
   GeneratorParam<int> avx512_shared_staging{"avx512_shared_staging", -1};
@@ -370,6 +376,9 @@ class Conv2D : public Generator<Conv2D> {
       kernel.dim(d).set_min(0);
     }
     kernel.dim(0).set_extent(pack);
+    // Dense blocks (the runtime packs them so): a filter's weights for consecutive input channels
+    // sit a constant distance apart, so the inner loop steps its weight pointer by a constant.
+    kernel.dim(1).set_stride(pack);
     if (winograd_staged) {
       // Any width stride: the runtime passes a dilated layer's phases as strided views of the
       // caller's tensors (runtime/variant_rules.h). The staging gathers along channels and the
@@ -379,6 +388,12 @@ class Conv2D : public Generator<Conv2D> {
     }
     _halide_user_assert(avx512_block_size == 0 || channel_vectors())
         << "avx512_block_size: the block is the packed filter block here, common to every ISA";
+    _halide_user_assert(avx512_vectors_per_block == 0 ||
+                        (channel_vectors() &&
+                         avx512_vectors_per_block.value() % vectors_per_block.value() == 0 &&
+                         (groups_mode == GroupsMode::Dense || groups_mode == GroupsMode::Grouped)))
+        << "avx512_vectors_per_block: a multiple of vectors_per_block, for dense or grouped "
+           "variants vectorized along channels";
     bias.dim(0).set_min(0);
     if (kernel_size > 0) {
       const int extent = algorithm == Algorithm::Winograd ? 4 : kernel_size.value();
@@ -527,9 +542,15 @@ class Conv2D : public Generator<Conv2D> {
                                                   : shared_staging.value();
   }
 
+  // Filters per register tile along channels: one packed block, or on AVX-512 several.
+  int tile_filters() const {
+    return avx512() && avx512_vectors_per_block > 0 ? 16 * avx512_vectors_per_block.value()
+                                                    : filter_pack();
+  }
+
   int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }
 
-  // Filters per packed weight block; the runtime's Variant::filter_tile() is the same rule. NHWC
+  // Filters per packed weight block; the runtime's detail::filter_tile() is the same rule. NHWC
   // CPU: the register tile's channels at the widest ISA (16 floats per vector), NCHW CPU: the
   // channel block; GPU: 64, which bounds a thread block's channel span.
   int filter_pack() const {
@@ -553,9 +574,9 @@ class Conv2D : public Generator<Conv2D> {
     const int vec = natural_vector_size<float>();
     int wide = vec * std::max(1, vectors_per_block.value());
     if (by_channels) {
-      // The tile spans one packed weight block on every ISA. Narrower ISAs need more vectors for
-      // it, so they take fewer columns.
-      wide = filter_pack();
+      // The tile spans one packed weight block on every ISA (AVX-512: maybe several). Narrower
+      // ISAs need more vectors for it, so they take fewer columns.
+      wide = tile_filters();
       block = halconv::generators::register_tile_columns(block, wide / vec, vec);
     }
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
@@ -679,7 +700,7 @@ class Conv2D : public Generator<Conv2D> {
   // bias and the activation.
   void schedule_winograd() {
     const int vec = natural_vector_size<float>();
-    const int wide = filter_pack();
+    const int wide = tile_filters();
     const int tiles =
         halconv::generators::register_tile_columns(std::max(1, tile_block()), wide / vec, vec);
     const int rows = std::max(2, band_rows() / 2 * 2);

@@ -8,7 +8,7 @@
 // compared with (search: each candidate against the default), for the build's CPU object that
 // this host runs (see tuning_target()). On an AVX-512 host it tunes the AVX-512
 // object's own parameters instead (schedules/cpu-avx512.json), with the weight packing held at
-// cpu.json's (see that file's "about").
+// cpu.json's and the channel tile free to span several packed blocks (see that file's "about").
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -41,7 +41,8 @@ struct VariantInfo {
   bool nchw_by_channels, winograd;
   int max_filters, max_output_pixels;
   // The runtime's description of this variant with these schedule parameters.
-  halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1) const {
+  halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1,
+                            int avx512_vectors_per_block = 0) const {
     halconv::VariantSpec s{};
     s.layout =
         layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
@@ -60,6 +61,7 @@ struct VariantInfo {
     s.winograd = winograd;
     s.max_filters = max_filters;
     s.max_output_pixels = max_output_pixels;
+    s.avx512_vectors_per_block = avx512_vectors_per_block;
     return s;
   }
 };
@@ -68,7 +70,8 @@ struct VariantInfo {
 std::vector<VariantInfo> build_variants() {
   std::vector<VariantInfo> out;
 #define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,  \
-                        targets, by_channels, winograd, max_filters, max_output_pixels)     \
+                        targets, by_channels, winograd, max_filters, max_output_pixels,     \
+                        avx512_vpb)                                                         \
   if (std::string(#backend) == "CPU") {                                                     \
     std::string key = #fn;                                                                  \
     key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                   \
@@ -114,10 +117,12 @@ struct Candidate {
 };
 
 // The variant with these parameters, JIT-compiled for one problem, with its buffers.
+// pack_vectors: the packed weight block in vectors (AVX-512 mode: the common file's, which a
+// candidate's wider channel tile spans several of), else 0 for the candidate's own.
 class CompiledCandidate {
  public:
-  CompiledCandidate(const VariantInfo& v, const Candidate& cand, const halconv::Problem& p,
-                    const Halide::Target& target);
+  CompiledCandidate(const VariantInfo& v, const Candidate& cand, int pack_vectors,
+                    const halconv::Problem& p, const Halide::Target& target);
   double run_ms() {
     const auto t0 = Clock::now();
     pipeline_.realize(output_, target_);
@@ -132,9 +137,11 @@ class CompiledCandidate {
   Halide::Pipeline pipeline_;
 };
 
-CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand, int pack_vectors,
                                      const halconv::Problem& p, const Halide::Target& target)
     : target_(target) {
+  if (pack_vectors == 0) pack_vectors = cand.vectors_per_block;
+  const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
   Halide::GeneratorContext context(target);
   auto gen = Halide::Internal::GeneratorRegistry::create("conv2d", context);
   gen->set_generator_param_values({{"layout", v.layout},
@@ -144,17 +151,20 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
                                    {"groups_mode", v.groups},
                                    {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
                                    {"algorithm", v.winograd ? "winograd" : "direct"},
-                                   {"vectors_per_block", std::to_string(cand.vectors_per_block)},
+                                   {"vectors_per_block", std::to_string(pack_vectors)},
+                                   {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
                                    {"block_size", std::to_string(cand.block_size)},
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                                    {"shared_staging", cand.shared_staging ? "true" : "false"},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
-  // The packed weight block: the runtime's rule (the generator's filter_pack() matches it).
-  const int pack = static_cast<int>(
-      halconv::detail::filter_tile(v.spec(cand.vectors_per_block, cand.block_size)));
-  const int blocks = static_cast<int>((p.filters + pack - 1) / pack);
+  // The packed weight block and the padding to whole tiles: the runtime's rules (the
+  // generator's filter_pack() and tile_filters() match them).
+  const halconv::VariantSpec spec = v.spec(pack_vectors, cand.block_size, avx512_vectors);
+  const int pack = static_cast<int>(halconv::detail::filter_tile(spec));
+  const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
+  const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
   const int cin_g = static_cast<int>(p.in_c / p.groups);
   Halide::Buffer<float> input = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
                                      : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
@@ -193,39 +203,43 @@ double median(std::vector<double> ms) {
   return ms[ms.size() / 2];
 }
 
-// The candidate's median time relative to the reference's (the default's), the two timed in
-// alternating runs, for at least 0.25 s: this VM's speed drifts by 20-50% over seconds, and a
-// candidate timed on its own would be ranked by the drift as much as by its schedule.
-double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
-                     const halconv::Problem& p, const Halide::Target& target) {
-  CompiledCandidate compiled(v, cand, p, target);
-  std::vector<double> cand_ms, reference_ms;
+// Median ms of each compiled candidate, timed in rounds of one run each, for at least
+// min_rounds rounds and min_seconds (at most 1,000 rounds): this VM's speed drifts by 20-50% over
+// seconds, and interleaving makes a drift hit every candidate alike.
+std::vector<double> median_ms_interleaved(const std::vector<CompiledCandidate*>& compiled,
+                                          size_t min_rounds, double min_seconds) {
+  std::vector<std::vector<double>> ms(compiled.size());
   const auto start = Clock::now();
-  while (cand_ms.size() < 7 || std::chrono::duration<double>(Clock::now() - start).count() < 0.25) {
-    cand_ms.push_back(compiled.run_ms());
-    reference_ms.push_back(reference.run_ms());
-    if (cand_ms.size() >= 500) break;
-  }
-  return median(cand_ms) / median(reference_ms);
-}
-
-// Median ms of each candidate, timed in rounds of one run each: this VM's speed drifts by 20-50%
-// over seconds, and interleaving makes a drift hit every candidate alike.
-std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
-                                     const halconv::Problem& p, const Halide::Target& target) {
-  std::vector<std::unique_ptr<CompiledCandidate>> compiled;
-  for (const Candidate& cand : cands) {
-    compiled.push_back(std::make_unique<CompiledCandidate>(v, cand, p, target));
-  }
-  std::vector<std::vector<double>> ms(cands.size());
-  const auto start = Clock::now();
-  while (ms[0].size() < 15 || std::chrono::duration<double>(Clock::now() - start).count() < 1.5) {
-    for (size_t i = 0; i < cands.size(); i++) ms[i].push_back(compiled[i]->run_ms());
+  while (ms[0].size() < min_rounds ||
+         std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
+    for (size_t i = 0; i < compiled.size(); i++) ms[i].push_back(compiled[i]->run_ms());
     if (ms[0].size() >= 1000) break;
   }
   std::vector<double> medians;
   for (const auto& m : ms) medians.push_back(median(m));
   return medians;
+}
+
+// The search's measure: the candidate's median time relative to the reference's (the default's),
+// the two interleaved for at least 0.25 s.
+double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
+                     int pack_vectors, const halconv::Problem& p, const Halide::Target& target) {
+  CompiledCandidate compiled(v, cand, pack_vectors, p, target);
+  const std::vector<double> ms = median_ms_interleaved({&compiled, &reference}, 7, 0.25);
+  return ms[0] / ms[1];
+}
+
+// The final round's measure: every finalist's median ms, interleaved for at least 1.5 s.
+std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
+                                     int pack_vectors, const halconv::Problem& p,
+                                     const Halide::Target& target) {
+  std::vector<std::unique_ptr<CompiledCandidate>> owned;
+  std::vector<CompiledCandidate*> compiled;
+  for (const Candidate& cand : cands) {
+    owned.push_back(std::make_unique<CompiledCandidate>(v, cand, pack_vectors, p, target));
+    compiled.push_back(owned.back().get());
+  }
+  return median_ms_interleaved(compiled, 15, 1.5);
 }
 
 // The candidates for a variant. A channel-vector tile at the host's vector width is clamped to
@@ -249,7 +263,12 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   std::vector<int> blocks_descending =
       by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
   if (fixed_pack) {
+    // The AVX-512 tile spans whole packed blocks, up to 4 vectors (24 accumulators at 6
+    // columns), where the generator allows it (dense or grouped, no filter bound).
     vpbs = {fixed_pack->vectors_per_block};
+    const bool wider_tiles =
+        by_channels && v.max_filters == 0 && (v.groups == "dense" || v.groups == "grouped");
+    for (int vpb = 2 * vpbs[0]; wider_tiles && vpb <= 4; vpb *= 2) vpbs.push_back(vpb);
     if (!by_channels) blocks_descending = {fixed_pack->block_size};
   }
   // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
@@ -414,10 +433,12 @@ int main(int argc, char** argv) {
                                 committed_value("rows_per_task", job_default.rows_per_task),
                                 committed_value("reduction_chunk", job_default.reduction_chunk),
                                 committed_value("shared_staging", job_default.shared_staging)};
+      const int pack_vectors = job.fixed_pack ? job.fixed_pack->vectors_per_block : 0;
       // Search: each candidate timed against the default, compiled once per shape.
       std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
       for (const auto& [name, p] : job.shapes) {
-        default_compiled[name] = std::make_unique<CompiledCandidate>(job.v, job_default, p, target);
+        default_compiled[name] =
+            std::make_unique<CompiledCandidate>(job.v, job_default, pack_vectors, p, target);
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
@@ -425,7 +446,8 @@ int main(int argc, char** argv) {
            candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
-          log_sum += std::log(relative_time(*default_compiled[name], job.v, cand, p, target));
+          log_sum += std::log(
+              relative_time(*default_compiled[name], job.v, cand, pack_vectors, p, target));
           done++;
         }
         ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
@@ -450,7 +472,7 @@ int main(int argc, char** argv) {
       }
       std::vector<std::map<std::string, double>> final_ms(unique.size());
       for (const auto& [name, p] : job.shapes) {
-        const std::vector<double> ms = time_interleaved(job.v, unique, p, target);
+        const std::vector<double> ms = time_interleaved(job.v, unique, pack_vectors, p, target);
         for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
       }
       // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
@@ -485,7 +507,10 @@ int main(int argc, char** argv) {
       }
       const Candidate& winner = unique[best];
       json entry = json::object();
-      if (!avx512_mode) entry["vectors_per_block"] = winner.vectors_per_block;
+      // AVX-512 mode: vectors_per_block is the object's own tile, where wider than the packing.
+      if (!avx512_mode || winner.vectors_per_block != pack_vectors) {
+        entry["vectors_per_block"] = winner.vectors_per_block;
+      }
       if (!avx512_mode || !block_is_pack(job.v)) entry["block_size"] = winner.block_size;
       entry["rows_per_task"] = winner.rows_per_task;
       entry["reduction_chunk"] = winner.reduction_chunk;

@@ -241,11 +241,13 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   }
 
   // Pack the weights block-major: blocks of `pack` filters, each contiguous as
-  // (ky, kx, ci, filter % pack), zero past the last filter. See the generator's filter_pack().
-  // Winograd variants take the transformed weights, packed the same way as a 4x4 kernel.
-  const int64_t pack = im.variant->filter_tile();
+  // (ky, kx, ci, filter % pack), zero past the last filter up to whole register tiles. See the
+  // generator's filter_pack(). Winograd variants take the transformed weights, packed the same
+  // way as a 4x4 kernel.
+  const int64_t pack = detail::filter_tile(*im.variant);
+  const int64_t padding = detail::filter_padding(*im.variant);
   const int64_t filters = problem.filters;
-  const int64_t blocks = (filters + pack - 1) / pack;
+  const int64_t blocks = (filters + padding - 1) / padding * (padding / pack);
   const int64_t cin_per_group = problem.in_c / problem.groups;
   std::vector<float> transformed;
   int64_t kernel_h = problem.kernel_h, kernel_w = problem.kernel_w;
@@ -256,7 +258,8 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   }
   const int64_t rows = kernel_h * kernel_w * cin_per_group;
   im.packed_kernel.assign(rows * blocks * pack, 0.0f);
-  for (int64_t b = 0; b < blocks; b++) {
+  // Blocks past the last filter (padding to whole tiles) stay zero.
+  for (int64_t b = 0; b * pack < filters; b++) {
     const int64_t count = std::min(pack, filters - b * pack);
     for (int64_t r = 0; r < rows; r++) {
       std::memcpy(&im.packed_kernel[(b * rows + r) * pack], kernel + r * filters + b * pack,

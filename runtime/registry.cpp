@@ -81,10 +81,11 @@ std::deque<Variant> builtin_table() {
   using namespace columns;
   std::deque<Variant> table;
 #define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,       \
-                        targets, by_channels, winograd, max_filters, max_output_pixels)          \
+                        targets, by_channels, winograd, max_filters, max_output_pixels,          \
+                        avx512_vpb)                                                              \
   table.push_back(                                                                               \
       make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, \
-                    &fn, by_channels, winograd, max_filters, max_output_pixels}));
+                    &fn, by_channels, winograd, max_filters, max_output_pixels, avx512_vpb}));
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;
@@ -119,8 +120,6 @@ std::string Variant::decline_reason(const Problem& p, Device device) const {
   if (!reason.empty() && runs_by_phases(*this, p)) reason.clear();
   return reason;
 }
-
-int64_t Variant::filter_tile() const { return detail::filter_tile(*this); }
 
 std::vector<Variant> variants() {
   Table& t = table();

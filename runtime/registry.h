@@ -16,9 +16,6 @@ namespace halconv::detail {
 struct Variant : VariantSpec {
   // Empty when the variant can run the problem on the device, otherwise why not.
   std::string decline_reason(const Problem& problem, Device device) const;
-  // The packed weights' filter count is padded to a multiple of this: one whole register tile at
-  // the widest ISA, so tiles never read past the weights.
-  int64_t filter_tile() const;
 };
 
 // A snapshot of the table, best first: registered variants, then the built-in ones.

@@ -169,14 +169,23 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
   return std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2);
 }
 
+namespace {
+constexpr int kWidestVector = 16;  // floats in an AVX-512 register
+}  // namespace
+
 int64_t filter_tile(const VariantSpec& v) {
-  constexpr int kWidestVector = 16;  // floats in an AVX-512 register
   // A GPU thread block spans block_size * gpu_threads_b channels (NCHW); the build keeps that
   // within this bound (CMakeLists.txt checks it).
   constexpr int kGpuChannelSpan = 64;
   if (v.backend != Device::cpu) return kGpuChannelSpan;
   const bool by_channels = v.layout == DataFormat::channels_last || v.nchw_by_channels;
   return by_channels ? kWidestVector * v.vectors_per_block : v.block_size;
+}
+
+int64_t filter_padding(const VariantSpec& v) {
+  const int64_t pack = filter_tile(v);
+  if (v.backend != Device::cpu || v.avx512_vectors_per_block == 0) return pack;
+  return std::max(pack, int64_t{kWidestVector} * v.avx512_vectors_per_block);
 }
 
 }  // namespace halconv::detail

@@ -58,8 +58,11 @@ constexpr int64_t kStreamBandBytes = int64_t{512} << 10;
 // set, streams every such problem in bands of that many rows (tests use it).
 int64_t streamed_band_rows(const VariantSpec& v, const Problem& p);
 
-// The packed weights' filter count is padded to a multiple of this: one whole register tile at
-// the widest ISA (the generator's filter_pack() is the same rule).
+// Filters per packed weight block (the generator's filter_pack() is the same rule).
 int64_t filter_tile(const VariantSpec& v);
+
+// The packed weights' filter count is padded to a multiple of this: one whole register tile at
+// the widest ISA, a whole number of packed blocks (the generator's tile_filters() on AVX-512).
+int64_t filter_padding(const VariantSpec& v);
 
 }  // namespace halconv::detail

@@ -455,6 +455,26 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   unsetenv("HALCONV_STREAM_ROWS");
 }
 
+// The weights' filter padding: whole packed blocks, and whole AVX-512 tiles where that object's
+// tile spans several blocks (the generator's tile_filters()); every other backend and layout
+// pads to the packed block.
+TEST(Selection, FiltersArePaddedToWholeTilesOfTheWidestIsa) {
+  VariantSpec spec = detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu");
+  spec.vectors_per_block = 2;
+  spec.avx512_vectors_per_block = 0;
+  EXPECT_EQ(detail::filter_tile(spec), 32);
+  EXPECT_EQ(detail::filter_padding(spec), 32);
+  spec.avx512_vectors_per_block = 4;
+  EXPECT_EQ(detail::filter_tile(spec), 32);
+  EXPECT_EQ(detail::filter_padding(spec), 64);
+  spec.backend = Device::opencl;
+  EXPECT_EQ(detail::filter_padding(spec), detail::filter_tile(spec));
+  // The built-in table: whatever the schedules hold, the padding is whole packed blocks.
+  for (const detail::Variant& v : detail::variants()) {
+    EXPECT_EQ(detail::filter_padding(v) % detail::filter_tile(v), 0) << v.name;
+  }
+}
+
 // Shape classes: the rules that send a layer to the variant measured fastest for it.
 TEST(Selection, ShapeClassesFollowChannelCounts) {
   auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups,
@@ -502,7 +522,8 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   // Pointwise.
   EXPECT_EQ(chosen(nhwc, 32, 16, 1, 1),
             "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
-  EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_f32_cpu");
+  EXPECT_EQ(chosen(nhwc, 32, 33, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
   EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
   EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
   // 2x2: the seed's RGB layer gets constant taps; strided or many-channel ones the generic forms.

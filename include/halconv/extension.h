@@ -53,6 +53,9 @@ struct VariantSpec {
   // Serves only layers with at most this many output pixels per image (0: any): a schedule for
   // deep layers, where few pixels share each weight and weight traffic decides.
   int max_output_pixels = 0;
+  // The AVX-512 object's channel tile in vectors where it spans several packed blocks (0: one):
+  // the weights are padded to whole tiles of it.
+  int avx512_vectors_per_block = 0;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
