@@ -248,7 +248,8 @@ std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Can
 // registers, is the one where a larger block can differ).
 // fixed_pack: the packing parameters the candidates keep (AVX-512 mode), else none.
 std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_channels,
-                                      int host_vector, const std::optional<Candidate>& fixed_pack) {
+                                      int host_vector, const std::optional<Candidate>& fixed_pack,
+                                      const std::vector<int>& only_vectors) {
   // Reduction chunks only where the reduction has more input channels than a chunk (the
   // generator chunks channel-vector direct and Winograd variants, not depthwise ones).
   constexpr int kChunk = 64;
@@ -277,6 +278,10 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
       v.groups == "depthwise" ? std::vector<int>{8, 32, 128} : std::vector<int>{2, 8};
   std::vector<Candidate> out;
   for (int vpb : vpbs) {
+    if (!only_vectors.empty() &&
+        std::find(only_vectors.begin(), only_vectors.end(), vpb) == only_vectors.end()) {
+      continue;
+    }
     std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
     for (int b : blocks_descending) {
       const int host_block = by_channels ? halconv::generators::register_tile_columns(
@@ -334,6 +339,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--only", only, "tune only variants whose key contains this");
   app.add_flag("--dry-run", dry_run, "report, but do not write the schedule file");
+  std::vector<int> only_vectors;
+  app.add_option("--vectors", only_vectors,
+                 "search only these channel tile widths, in vectors (the default and the "
+                 "committed parameters still compete in the final round)")
+      ->delimiter(',');
   bool check = false;
   app.add_flag("--check", check,
                "search again without writing, and report whether the committed parameters are "
@@ -409,8 +419,10 @@ int main(int argc, char** argv) {
       for (const auto& shape : job.shapes) {
         job.in_channels = std::max(job.in_channels, shape.second.in_c / shape.second.groups);
       }
-      total_runs += (candidates_for(v, job.in_channels, host_vector, job.fixed_pack).size() + 1) *
-                    job.shapes.size();
+      total_runs +=
+          (candidates_for(v, job.in_channels, host_vector, job.fixed_pack, only_vectors).size() +
+           1) *
+          job.shapes.size();
       jobs.push_back(job);
     }
     std::printf("tuning %zu variants, %zu candidate runs, on %s, for %s\n", jobs.size(), total_runs,
@@ -443,7 +455,7 @@ int main(int argc, char** argv) {
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
       for (const Candidate& cand :
-           candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack)) {
+           candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack, only_vectors)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
           log_sum += std::log(
