@@ -207,8 +207,10 @@ TEST(Memory, RepeatedCallsTouchNoFreshPages) {
     constexpr int kCalls = 20;
     const long before = minor_page_faults();
     for (int i = 0; i < kCalls; i++) plan.run(input.data(), output.data());
-    // A few faults may come from elsewhere in the process; a call's scratch is hundreds of pages.
-    EXPECT_LT(minor_page_faults() - before, kCalls) << plan.variant();
+    // Without the pool a call faults its whole scratch in again (195 to 1,559 pages here). Some
+    // faults may come from elsewhere, or once from the pool's first block for a pair of tasks
+    // that never overlapped before (36 faults, seen with the cores under load).
+    EXPECT_LT(minor_page_faults() - before, 5 * kCalls) << plan.variant();
   }
 }
 
