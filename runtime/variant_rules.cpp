@@ -164,6 +164,8 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
     }
     return rows;
   }
+  const int64_t reduction = p.kernel_h * p.kernel_w * p.in_c / p.groups;
+  if (p.data_format != DataFormat::channels_last || reduction > kMaxStreamedReduction) return 0;
   const int64_t row_bytes = p.out_w * p.filters * static_cast<int64_t>(sizeof(float));
   if (row_bytes * p.out_h * p.batch < kStreamedOutputMinBytes) return 0;
   return std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2);

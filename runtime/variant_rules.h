@@ -50,12 +50,20 @@ bool serves_output_pixels(const VariantSpec& v, const Problem& p);
 constexpr int64_t kStreamedOutputMinBytes = int64_t{16} << 20;
 // A band's scratch size to aim for: well inside a core's L2 (1 to 4 MiB on the machines here).
 constexpr int64_t kStreamBandBytes = int64_t{512} << 10;
+// Streaming runs each band's arithmetic and then its copy, where plain stores let the reads for
+// ownership overlap the arithmetic, so it pays only where writing dominates: NHWC outputs whose
+// reduction (kernel taps x input channels per group) is this short or shorter. Measured
+// 2026-12-02 (same VM, the seed's 600x600 RGB layers, 2 threads, streamed vs plain ms): NHWC 1x1
+// (reduction 3) 25 vs 36, 2x2 (12) 33-37 vs 39-40, 3x3 (27) 42 vs 33, 3x3 stride 2 (27) 15 vs 13.5;
+// NCHW slower streamed on all four (1x1 40 vs 33, 2x2 29 vs 23.5, 3x3 51 vs 34).
+constexpr int64_t kMaxStreamedReduction = 16;
 
 // Output rows per streamed band for a CPU problem of variant v, 0 when its output is not streamed:
-// from kStreamedOutputMinBytes, bands of about kStreamBandBytes in an even row count (whole
-// Winograd tiles). Not for dilation phases (their output is a strided view) nor the axis
-// activations (their convolution writes a workspace, not the output). HALCONV_STREAM_ROWS, when
-// set, streams every such problem in bands of that many rows (tests use it).
+// NHWC from kStreamedOutputMinBytes with a reduction up to kMaxStreamedReduction, bands of about
+// kStreamBandBytes in an even row count (whole Winograd tiles). Not for dilation phases (their
+// output is a strided view) nor the axis activations (their convolution writes a workspace, not the
+// output). HALCONV_STREAM_ROWS, when set, streams every such problem in bands of that many rows
+// (tests use it).
 int64_t streamed_band_rows(const VariantSpec& v, const Problem& p);
 
 // Filters per packed weight block (the generator's filter_pack() is the same rule).

@@ -420,13 +420,24 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
 TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   Conv2DConfig c;
   c.filters = 64;
-  c.kernel_size = 3;
-  c.padding = Padding::same;
-  const detail::Variant& direct = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
-  // The seed's layer: 368 MB out, rows of 600 x 64 floats (150 KiB): bands of 2 rows (512 KiB
+  c.kernel_size = 2;
+  const detail::Variant& direct = detail::find_variant("conv2d_nhwc_k2x2_s1_d1_cpu");
+  // The seed's 2x2 layer: 368 MB out, rows of 599 x 64 floats (150 KiB): bands of 2 rows (512 KiB
   // fits 3, rounded down to even).
   const Problem seed = make_problem(c, {4, 600, 600, 3});
   EXPECT_EQ(detail::streamed_band_rows(direct, seed), 2);
+  // Its 3x3 layer: a reduction of 27 (past kMaxStreamedReduction), stored in place.
+  c.kernel_size = 3;
+  const detail::Variant& direct3x3 = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
+  EXPECT_EQ(detail::streamed_band_rows(direct3x3, make_problem(c, {4, 600, 600, 3})), 0);
+  // NCHW outputs are stored in place.
+  c.kernel_size = 1;
+  c.data_format = DataFormat::channels_first;
+  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu"),
+                                       make_problem(c, {4, 3, 600, 600})),
+            0);
+  c.data_format = DataFormat::channels_last;
+  c.kernel_size = 2;
   // A row past the band size still makes a band: 2 rows, never fewer.
   c.filters = 1024;
   EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 100, 600, 3})), 2);

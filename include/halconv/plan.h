@@ -28,7 +28,7 @@ class Plan {
   size_t workspace_floats() const;
 
   // input and output are dense C-order host tensors in the problem's data_format. Thread-safe;
-  // on the CPU it never allocates (outputs of 16 MiB and more are computed in bands into scratch
+  // on the CPU it never allocates (large write-bound outputs are computed in bands into scratch
   // made with the plan, one per core, and streamed out; only more concurrent calls than cores add
   // scratch, once). On a GPU it copies the input in and the result back (device
   // allocations are reused by Halide's runtime). Throws Error when the generated code fails.
