@@ -38,7 +38,7 @@ endfunction()
 # whole packed blocks (set in the caller's scope as avx512_vectors_per_block, 0 when absent: the
 # runtime pads the weights to it). The weight packing is common to every ISA, so where
 # <block_is_pack> (width-vectorized NCHW variants, whose block is the packed filter block) the
-# entry may hold neither block_size nor vectors_per_block.
+# entry may not hold block_size; there vectors_per_block is the tile's width, which packs nothing.
 function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
   set(pairs "")
   set(avx512_vectors_per_block 0 PARENT_SCOPE)
@@ -51,7 +51,7 @@ function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
       string(JSON value GET "${entry}" ${name})
       if (NOT name MATCHES
           "^(vectors_per_block|block_size|rows_per_task|reduction_chunk|shared_staging)$" OR
-          (name MATCHES "^(vectors_per_block|block_size)$" AND BLOCK_IS_PACK))
+          (name STREQUAL "block_size" AND BLOCK_IS_PACK))
         message(FATAL_ERROR "schedules/cpu-avx512.json: ${KEY}: '${name}' cannot differ per ISA "
                             "(it sets the weight packing, or is not a schedule parameter)")
       endif ()

@@ -167,7 +167,9 @@ class Conv2D : public Generator<Conv2D> {
   // blocks (a multiple of vectors_per_block; 0: one block). 24 accumulators hide the FMA latency;
   // with a 2-vector block they take 12 columns, a general register each for its input pointer,
   // more than x86 has, so the tuner had settled on 2 x 3 (6 accumulators). 4 x 6 needs 6. The
-  // runtime pads the weights to whole tiles (detail::filter_padding).
+  // runtime pads the weights to whole tiles (detail::filter_padding). Width-vectorized dense NCHW:
+  // the AVX-512 tile's width in vectors, which packs nothing (AVX2's 16 registers hold 2 x 6
+  // accumulators, AVX-512's 32 hold 4 x 6).
   GeneratorParam<int> avx512_vectors_per_block{"avx512_vectors_per_block", 0};
   GeneratorParam<int> avx512_rows_per_task{"avx512_rows_per_task", 0};
   GeneratorParam<int> avx512_reduction_chunk{"avx512_reduction_chunk", -1};
@@ -389,12 +391,13 @@ class Conv2D : public Generator<Conv2D> {
     }
     _halide_user_assert(avx512_block_size == 0 || channel_vectors())
         << "avx512_block_size: the block is the packed filter block here, common to every ISA";
-    _halide_user_assert(avx512_vectors_per_block == 0 ||
-                        (channel_vectors() &&
-                         avx512_vectors_per_block.value() % vectors_per_block.value() == 0 &&
-                         (groups_mode == GroupsMode::Dense || groups_mode == GroupsMode::Grouped)))
+    _halide_user_assert(
+        avx512_vectors_per_block == 0 ||
+        (channel_vectors() && avx512_vectors_per_block.value() % vectors_per_block.value() == 0 &&
+         (groups_mode == GroupsMode::Dense || groups_mode == GroupsMode::Grouped)) ||
+        (!channel_vectors() && groups_mode == GroupsMode::Dense))
         << "avx512_vectors_per_block: a multiple of vectors_per_block, for dense or grouped "
-           "variants vectorized along channels";
+           "variants vectorized along channels, or any for dense width-vectorized NCHW ones";
     bias.dim(0).set_min(0);
     if (kernel_size > 0) {
       const int extent = algorithm == Algorithm::Winograd ? 4 : kernel_size.value();
@@ -571,7 +574,9 @@ class Conv2D : public Generator<Conv2D> {
     const bool by_channels = channel_vectors();
     const int vec = natural_vector_size<float>();
     int wide = vec * std::max(1, vectors_per_block.value());
-    if (by_channels) {
+    if (!by_channels && avx512() && avx512_vectors_per_block > 0) {
+      wide = vec * avx512_vectors_per_block.value();
+    } else if (by_channels) {
       // The tile spans one packed weight block on every ISA (AVX-512: maybe several). Narrower
       // ISAs need more vectors for it, so they take fewer columns.
       wide = tile_filters();

@@ -265,10 +265,12 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
       by_channels ? std::vector<int>{12, 8, 6, 3} : std::vector<int>{6, 4, 2};
   if (fixed_pack) {
     // The AVX-512 tile spans whole packed blocks, up to 4 vectors (24 accumulators at 6
-    // columns), where the generator allows it (dense or grouped, no filter bound).
+    // columns), where the generator allows it (dense or grouped, no filter bound); dense
+    // width-vectorized tiles widen along width, which packs nothing.
     vpbs = {fixed_pack->vectors_per_block};
     const bool wider_tiles =
-        by_channels && v.max_filters == 0 && (v.groups == "dense" || v.groups == "grouped");
+        (by_channels && v.max_filters == 0 && (v.groups == "dense" || v.groups == "grouped")) ||
+        (!by_channels && v.groups == "dense");
     for (int vpb = 2 * vpbs[0]; wider_tiles && vpb <= 4; vpb *= 2) vpbs.push_back(vpb);
     if (!by_channels) blocks_descending = {fixed_pack->block_size};
   }

@@ -186,7 +186,9 @@ int64_t filter_tile(const VariantSpec& v) {
 
 int64_t filter_padding(const VariantSpec& v) {
   const int64_t pack = filter_tile(v);
-  if (v.backend != Device::cpu || v.avx512_vectors_per_block == 0) return pack;
+  const bool by_channels = v.layout == DataFormat::channels_last || v.nchw_by_channels;
+  // A width-vectorized tile's vectors run along width, which the weights do not pad.
+  if (v.backend != Device::cpu || !by_channels || v.avx512_vectors_per_block == 0) return pack;
   return std::max(pack, int64_t{kWidestVector} * v.avx512_vectors_per_block);
 }
 

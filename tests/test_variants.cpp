@@ -480,6 +480,12 @@ TEST(Selection, FiltersArePaddedToWholeTilesOfTheWidestIsa) {
   EXPECT_EQ(detail::filter_padding(spec), 64);
   spec.backend = Device::opencl;
   EXPECT_EQ(detail::filter_padding(spec), detail::filter_tile(spec));
+  // A width-vectorized NCHW tile widens along width: the filters pad to the packed block only.
+  VariantSpec along_width = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
+  along_width.block_size = 6;
+  along_width.avx512_vectors_per_block = 4;
+  EXPECT_EQ(detail::filter_tile(along_width), 6);
+  EXPECT_EQ(detail::filter_padding(along_width), 6);
   // The built-in table: whatever the schedules hold, the padding is whole packed blocks.
   for (const detail::Variant& v : detail::variants()) {
     EXPECT_EQ(detail::filter_padding(v) % detail::filter_tile(v), 0) << v.name;
@@ -536,7 +542,12 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_f32_cpu");
   EXPECT_EQ(chosen(nhwc, 32, 33, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
   EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
-  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  // channels_first stride 1: the width-vectorized GEMM, whatever the channel count; strided with
+  // many channels: by channels.
+  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1, 2), "conv2d_nchw_k1x1_sr_d1_cpu");
   // 2x2: the seed's RGB layer gets constant taps; strided or many-channel ones the generic forms.
   EXPECT_EQ(chosen(nhwc, 3, 64, 1, 2), "conv2d_nhwc_k2x2_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1, 2), "conv2d_nchw_k2x2_s1_d1_cpu");

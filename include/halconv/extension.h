@@ -54,7 +54,8 @@ struct VariantSpec {
   // deep layers, where few pixels share each weight and weight traffic decides.
   int max_output_pixels = 0;
   // The AVX-512 object's channel tile in vectors where it spans several packed blocks (0: one):
-  // the weights are padded to whole tiles of it.
+  // the weights are padded to whole tiles of it. Width-vectorized NCHW: its tile's width in
+  // vectors, which pads nothing.
   int avx512_vectors_per_block = 0;
 };
 
