@@ -173,6 +173,12 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
 
 namespace {
 constexpr int kWidestVector = 16;  // floats in an AVX-512 register
+
+// Whether the CPU tile's vectors run along output channels (the generator's channel_vectors()),
+// so that they also set the packed weight block; else they run along width.
+bool vectors_along_channels(const VariantSpec& v) {
+  return v.layout == DataFormat::channels_last || v.nchw_by_channels;
+}
 }  // namespace
 
 int64_t filter_tile(const VariantSpec& v) {
@@ -180,15 +186,15 @@ int64_t filter_tile(const VariantSpec& v) {
   // within this bound (CMakeLists.txt checks it).
   constexpr int kGpuChannelSpan = 64;
   if (v.backend != Device::cpu) return kGpuChannelSpan;
-  const bool by_channels = v.layout == DataFormat::channels_last || v.nchw_by_channels;
-  return by_channels ? kWidestVector * v.vectors_per_block : v.block_size;
+  return vectors_along_channels(v) ? kWidestVector * v.vectors_per_block : v.block_size;
 }
 
 int64_t filter_padding(const VariantSpec& v) {
   const int64_t pack = filter_tile(v);
-  const bool by_channels = v.layout == DataFormat::channels_last || v.nchw_by_channels;
   // A width-vectorized tile's vectors run along width, which the weights do not pad.
-  if (v.backend != Device::cpu || !by_channels || v.avx512_vectors_per_block == 0) return pack;
+  if (v.backend != Device::cpu || !vectors_along_channels(v) || v.avx512_vectors_per_block == 0) {
+    return pack;
+  }
   return std::max(pack, int64_t{kWidestVector} * v.avx512_vectors_per_block);
 }
 
