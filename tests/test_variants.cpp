@@ -541,6 +541,9 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
             "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
   EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_f32_cpu");
   EXPECT_EQ(chosen(nhwc, 32, 33, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  // Stride 2 has its own schedule; other strides take the run-time-stride variant.
+  EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 2), "conv2d_nhwc_k1x1_s2_d1_cpu");
+  EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 3), "conv2d_nhwc_k1x1_sr_d1_cpu");
   EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
   // channels_first stride 1: the width-vectorized GEMM, whatever the channel count; strided with
   // many channels: by channels.
