@@ -226,7 +226,12 @@ class Conv2D : public Generator<Conv2D> {
                winograd_staged) {
       const Expr in_x = staged_at_output ? x * sx - pad_left : x;
       const Expr in_y = staged_at_output ? y * sy - pad_top : y;
-      if (nhwc) {
+      if (reads_input_in_place()) {
+        // The clamp keeps in bounds the columns and rows a whole tile computes past the edge,
+        // which are never stored.
+        in_rows(c, x, y, n) = input(c, clamp(in_x, 0, input.dim(x_dim).extent() - 1),
+                                    clamp(in_y, 0, input.dim(y_dim).extent() - 1), n);
+      } else if (nhwc) {
         in_rows(c, x, y, n) = zero_filled(c, in_x, in_y, n);
       } else {
         in_rows(c, x, y, n) = zero_filled(in_x, in_y, c, n);
@@ -620,7 +625,7 @@ class Conv2D : public Generator<Conv2D> {
       in_by_filter.compute_at(block_level).vectorize(c, vec);
     } else if (staged_by_phase()) {
       in_phases.compute_at(output, task).vectorize(x, vec).reorder_storage(x, phase, y, c, n);
-    } else {
+    } else if (!reads_input_in_place()) {
       in_rows.compute_at(output, task);
       if (by_channels) {
         // RGB input: channel vectors of three real lanes would read past the channels through
@@ -679,6 +684,13 @@ class Conv2D : public Generator<Conv2D> {
     return layout == Layout::NCHW && !channel_vectors() && groups_mode == GroupsMode::Depthwise &&
            kernel_size > 0 && !get_target().has_gpu_feature();
   }
+
+  // NHWC 1x1 reads its input in place, unstaged: a 1x1 kernel never pads (TensorFlow's SAME
+  // total, max((ceil(in / s) - 1) s + 1 - in, 0), is 0), so there is nothing to zero-fill, and a
+  // pixel's channels are already the dense run the tile broadcasts from. Measured against the
+  // staged copy, AOT, 2 threads: the seed's RGB 1x1 layer (1 image) 4.1-4.8 against 5.8-6.4 ms,
+  // MobileNet's 112x112x32 -> 64 0.23-0.26 against 0.29-0.34 ms.
+  bool reads_input_in_place() const { return layout == Layout::NHWC && kernel_size == 1; }
 
   // Width-vectorized stride-2 CPU kernels read every other input column: their input is staged as
   // two phases (even and odd columns), where each tap's width vector is a dense load, not a
