@@ -89,10 +89,12 @@ std::vector<VariantInfo> build_variants() {
 using halconv::bench::read_suite;
 using halconv::bench::SuiteShape;
 
-// The problem the variant runs for p, if it serves p (the runtime's own rules): p itself, or for a
-// variant that runs p as dilation phases, the first phase (the largest).
+// The problem the variant runs for p, if it serves p (the runtime's own rules): p as run
+// (problem_as_run), or for a variant that runs p as dilation phases, the first phase (the largest).
 std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halconv::Problem& p) {
-  if (halconv::detail::shape_decline_reason(v.spec(), p).empty()) return p;
+  if (halconv::detail::shape_decline_reason(v.spec(), p).empty()) {
+    return halconv::detail::problem_as_run(v.spec(), p);
+  }
   if (halconv::detail::runs_by_phases(v.spec(), p)) {
     return halconv::detail::dilation_phases(p).front().problem;
   }

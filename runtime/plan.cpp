@@ -92,6 +92,7 @@ void stream_copy(float* dst, const float* src, size_t count) {
 
 struct Plan::Impl {
   Problem problem;
+  Problem run_problem;  // what the variant runs: problem, or its pixel rows (problem_as_run)
   Device device = Device::cpu;
   const detail::Variant* variant = nullptr;
   std::string variant_name;
@@ -162,16 +163,16 @@ int Plan::Impl::run_band(void* /*user_context*/, int index, uint8_t* closure) {
 }
 
 void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t activation) const {
-  StreamedCall call{this, input, output, activation, (problem.out_h + band_rows - 1) / band_rows,
-                    {},   {}};
-  const int bands = static_cast<int>(problem.batch * call.bands_per_image);
+  StreamedCall call{
+      this, input, output, activation, (run_problem.out_h + band_rows - 1) / band_rows, {}, {}};
+  const int bands = static_cast<int>(run_problem.batch * call.bands_per_image);
   if (halide_do_par_for(nullptr, run_band, 0, bands, reinterpret_cast<uint8_t*>(&call)) != 0) {
     throw Error(call.error.empty() ? variant_name + ": a streamed band failed" : call.error);
   }
 }
 
 void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
-  const Problem& p = problem;
+  const Problem& p = run_problem;
   const bool nhwc = p.data_format == DataFormat::channels_last;
   const int64_t image = index / call.bands_per_image;
   const int64_t first_row = index % call.bands_per_image * band_rows;
@@ -231,10 +232,12 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.device = selection.device;
   im.variant = &detail::find_variant(selection.chosen);
   im.variant_name = im.variant->name;
-  if (detail::runs_by_phases(*im.variant, problem)) im.phases = detail::dilation_phases(problem);
-  im.band_rows = std::min(detail::streamed_band_rows(*im.variant, problem), problem.out_h);
+  im.run_problem = detail::problem_as_run(*im.variant, problem);
+  const Problem& run = im.run_problem;
+  if (detail::runs_by_phases(*im.variant, run)) im.phases = detail::dilation_phases(run);
+  im.band_rows = std::min(detail::streamed_band_rows(*im.variant, run), run.out_h);
   if (im.band_rows > 0) {
-    im.band_floats = static_cast<size_t>(im.band_rows * problem.out_w * problem.filters);
+    im.band_floats = static_cast<size_t>(im.band_rows * run.out_w * run.filters);
     // Touched now (zeroed): a fresh page's first touch costs about 10 us here.
     im.free_scratch.assign(std::max(1u, std::thread::hardware_concurrency()),
                            std::vector<float>(im.band_floats));
@@ -310,9 +313,9 @@ void Plan::run(const float* input, float* output, float* workspace) const {
     throw Error("Plan::run: activation " + activation_name(p.activation) +
                 " needs a workspace of workspace_floats() floats");
   }
-  Dims4 in_dims = dense_dims(p.input_shape());
-  Dims4 conv_dims = dense_dims(p.conv_shape());
-  Dims4 out_dims = dense_dims(p.output_shape());
+  const Problem& run = im.run_problem;
+  Dims4 in_dims = dense_dims(run.input_shape());
+  Dims4 conv_dims = dense_dims(run.conv_shape());
   halide_buffer_t in_buf = wrap(input, in_dims.dim, 4);
   halide_buffer_t conv_buf = wrap(axis_stage ? workspace : output, conv_dims.dim, 4);
   const int32_t conv_activation =
@@ -323,16 +326,16 @@ void Plan::run(const float* input, float* output, float* workspace) const {
       const Problem& q = phase.problem;
       Dims4 in_phase, conv_phase;
       halide_buffer_t in_view =
-          phase_view(input, in_dims, phase.in_row, phase.in_col, q.in_h, q.in_w, p, in_phase);
+          phase_view(input, in_dims, phase.in_row, phase.in_col, q.in_h, q.in_w, run, in_phase);
       halide_buffer_t conv_view =
           phase_view(axis_stage ? workspace : output, conv_dims, phase.out_row, phase.out_col,
-                     q.out_h, q.out_w, p, conv_phase);
+                     q.out_h, q.out_w, run, conv_phase);
       im.convolve(q, &in_view, &conv_view, conv_activation);
     }
   } else if (im.band_rows > 0) {
     im.convolve_streamed(input, output, conv_activation);
   } else if (im.device == Device::cpu) {
-    im.convolve(p, &in_buf, &conv_buf, conv_activation);
+    im.convolve(run, &in_buf, &conv_buf, conv_activation);
   } else {
     // Wrapped host memory must be marked dirty or Halide never copies it to the device.
     mark_host_dirty(in_buf);
@@ -345,13 +348,17 @@ void Plan::run(const float* input, float* output, float* workspace) const {
         halide_device_free(nullptr, b);
       }
     } release{&in_buf, &conv_buf};
-    im.convolve(p, &in_buf, &conv_buf, conv_activation);
+    im.convolve(run, &in_buf, &conv_buf, conv_activation);
     detail::check_halide_status(halide_copy_to_host(nullptr, &conv_buf), "copy to host");
   }
   if (axis_stage) {
+    // The axis activation reduces over the caller's last axis: the caller's shapes, not the run's.
+    Dims4 workspace_dims = dense_dims(p.conv_shape());
+    Dims4 out_dims = dense_dims(p.output_shape());
+    halide_buffer_t workspace_buf = wrap(workspace, workspace_dims.dim, 4);
     halide_buffer_t out_buf = wrap(output, out_dims.dim, 4);
     detail::check_halide_status(
-        halconv_axis_activation_cpu(&conv_buf, static_cast<int32_t>(p.activation), &out_buf),
+        halconv_axis_activation_cpu(&workspace_buf, static_cast<int32_t>(p.activation), &out_buf),
         "axis activation");
   }
 }

@@ -152,6 +152,42 @@ bool serves_output_pixels(const VariantSpec& v, const Problem& p) {
   return v.max_output_pixels <= 0 || p.out_h * p.out_w <= v.max_output_pixels;
 }
 
+namespace {
+// Whether v runs p as pixel rows (see problem_as_run): each output pixel reads only its own input
+// pixel, and v's tile runs along width.
+bool runs_as_pixel_rows(const VariantSpec& v, const Problem& p) {
+  return v.backend == Device::cpu && v.layout == DataFormat::channels_first &&
+         !v.nchw_by_channels && !v.winograd && p.kernel_h == 1 && p.kernel_w == 1 &&
+         p.stride_h == 1 && p.stride_w == 1;
+}
+
+// The row width for a plane of `pixels` in rows of `width` (see problem_as_run).
+int64_t pixel_row_width(int64_t pixels, int64_t width) {
+  const auto waste = [](int64_t w) {
+    const int64_t tiles = (w + kWidthTileFloats - 1) / kWidthTileFloats;
+    return static_cast<double>(tiles * kWidthTileFloats) / static_cast<double>(w);
+  };
+  // Long rows keep each band's stores per channel long (the seed's 600x600 plane: rows of 576,
+  // not 64); at least two rows keep two parallel tasks.
+  const int64_t widest =
+      std::min(std::max(width, 4 * kWidthTileFloats), std::max(pixels / 2, kWidthTileFloats));
+  int64_t best = width;
+  for (int64_t w = 1; w <= std::min(widest, pixels); w++) {
+    if (pixels % w == 0 && waste(w) <= waste(best)) best = w;
+  }
+  return best;
+}
+}  // namespace
+
+Problem problem_as_run(const VariantSpec& v, const Problem& p) {
+  if (!runs_as_pixel_rows(v, p)) return p;
+  Problem q = p;
+  const int64_t pixels = p.in_h * p.in_w;
+  q.in_w = q.out_w = pixel_row_width(pixels, p.in_w);
+  q.in_h = q.out_h = pixels / q.in_w;
+  return q;
+}
+
 int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
   if (v.backend != Device::cpu || runs_by_phases(v, p) || is_axis_activation(p.activation)) {
     return 0;
@@ -165,7 +201,10 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
     return rows;
   }
   const int64_t reduction = p.kernel_h * p.kernel_w * p.in_c / p.groups;
-  if (p.data_format != DataFormat::channels_last || reduction > kMaxStreamedReduction) return 0;
+  if (reduction > kMaxStreamedReduction ||
+      (p.data_format == DataFormat::channels_first && !runs_as_pixel_rows(v, p))) {
+    return 0;
+  }
   const int64_t row_bytes = p.out_w * p.filters * static_cast<int64_t>(sizeof(float));
   if (row_bytes * p.out_h * p.batch < kStreamedOutputMinBytes) return 0;
   return std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2);

@@ -54,17 +54,34 @@ constexpr int64_t kStreamBandBytes = int64_t{512} << 10;
 // ownership overlap the arithmetic, so it pays only where writing dominates: NHWC outputs whose
 // reduction (kernel taps x input channels per group) is this short or shorter. Measured
 // 2026-12-02 (same VM, the seed's 600x600 RGB layers, 2 threads, streamed vs plain ms): NHWC 1x1
-// (reduction 3) 25 vs 36, 2x2 (12) 33-37 vs 39-40, 3x3 (27) 42 vs 33, 3x3 stride 2 (27) 15 vs 13.5;
-// NCHW slower streamed on all four (1x1 40 vs 33, 2x2 29 vs 23.5, 3x3 51 vs 34).
+// (reduction 3) 25 vs 36, 2x2 (12) 33-37 vs 39-40, 3x3 (27) 42 vs 33, 3x3 stride 2 (27) 15 vs 13.5.
+// NCHW gains only where it runs as pixel rows (problem_as_run; 1x1 stride 1): 21-23 vs 26-31;
+// slower or equal streamed on 2x2 (25-39 vs 27), 3x3 (42-57 vs 28-39), 1x1 stride 2 (6.5-7.5 vs
+// 6.6-7.2).
 constexpr int64_t kMaxStreamedReduction = 16;
 
-// Output rows per streamed band for a CPU problem of variant v, 0 when its output is not streamed:
-// NHWC from kStreamedOutputMinBytes with a reduction up to kMaxStreamedReduction, bands of about
-// kStreamBandBytes in an even row count (whole Winograd tiles). Not for dilation phases (their
+// Output rows per streamed band for a CPU problem of variant v as run (problem_as_run), 0 when its
+// output is not streamed: from kStreamedOutputMinBytes with a reduction up to
+// kMaxStreamedReduction, NHWC or NCHW run as pixel rows, bands of about kStreamBandBytes in an
+// even row count (whole Winograd tiles). Not for dilation phases (their
 // output is a strided view) nor the axis activations (their convolution writes a workspace, not the
 // output). HALCONV_STREAM_ROWS, when set, streams every such problem in bands of that many rows
 // (tests use it).
 int64_t streamed_band_rows(const VariantSpec& v, const Problem& p);
+
+// The width-vectorized NCHW CPU variants' widest tile along width, in floats (AVX-512: 4 vectors).
+constexpr int64_t kWidthTileFloats = 64;
+
+// The problem variant v runs for p: p itself, or, for a 1x1 stride-1 problem on a width-vectorized
+// NCHW CPU variant, the same problem over each image plane's pixels laid out in rows of another
+// width (both planes are dense and a pixel's output reads only that pixel). The width is the
+// divisor of the plane's pixel count whose kWidthTileFloats tiles waste the fewest lanes, the
+// widest of equals, up to the larger of the image's width and 4 tiles, and at most half the plane
+// where that leaves a tile: ResNet's 56x56 plane as rows of 64 fills every lane, where rows of 56
+// leave 8 of 64 idle (28x28, as rows of 112: 16 of 128 against 36 of 64). Measured 2026-12-02
+// (2-core AVX-512 VM, 2 threads): ResNet's 56x56x64 -> 256 0.58-0.63 ms against 0.75-0.82,
+// MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
+Problem problem_as_run(const VariantSpec& v, const Problem& p);
 
 // Filters per packed weight block (the generator's filter_pack() is the same rule).
 int64_t filter_tile(const VariantSpec& v);

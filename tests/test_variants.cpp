@@ -430,10 +430,21 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   c.kernel_size = 3;
   const detail::Variant& direct3x3 = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
   EXPECT_EQ(detail::streamed_band_rows(direct3x3, make_problem(c, {4, 600, 600, 3})), 0);
-  // NCHW outputs are stored in place.
+  // NCHW streams only where it runs as pixel rows (1x1 stride 1): the seed's 1x1 layer as rows of
+  // 576 (147 KiB): bands of 2. Its 2x2 and 1x1 stride-2 layers are stored in place.
   c.kernel_size = 1;
   c.data_format = DataFormat::channels_first;
-  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu"),
+  const detail::Variant& nchw_pointwise = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
+  const Problem nchw_seed = make_problem(c, {4, 3, 600, 600});
+  EXPECT_EQ(
+      detail::streamed_band_rows(nchw_pointwise, detail::problem_as_run(nchw_pointwise, nchw_seed)),
+      2);
+  c.strides = 2;
+  const detail::Variant& nchw_strided = detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu");
+  EXPECT_EQ(detail::streamed_band_rows(nchw_strided, make_problem(c, {4, 3, 600, 600})), 0);
+  c.strides = 1;
+  c.kernel_size = 2;
+  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nchw_k2x2_s1_d1_cpu"),
                                        make_problem(c, {4, 3, 600, 600})),
             0);
   c.data_format = DataFormat::channels_last;
@@ -469,6 +480,73 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
 // The weights' filter padding: whole packed blocks, and whole AVX-512 tiles where that object's
 // tile spans several blocks (the generator's tile_filters()); every other backend and layout
 // pads to the packed block.
+// Width-vectorized NCHW variants run 1x1 stride-1 problems over each plane's pixels in rows of a
+// width that fills whole tiles (detail::problem_as_run).
+TEST(PixelRows, WidthsFillWholeTilesAndKeepTwoRows) {
+  Conv2DConfig c;
+  c.filters = 64;
+  c.kernel_size = 1;
+  c.data_format = DataFormat::channels_first;
+  const detail::Variant& pointwise = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
+  const auto rows_of = [&](int64_t h, int64_t w) {
+    const Problem q = detail::problem_as_run(pointwise, make_problem(c, {1, 8, h, w}));
+    EXPECT_EQ(q.in_w, q.out_w);
+    EXPECT_EQ(q.in_h, q.out_h);
+    EXPECT_EQ(q.in_h * q.in_w, h * w);
+    return std::pair<int64_t, int64_t>(q.in_h, q.in_w);
+  };
+  EXPECT_EQ(rows_of(56, 56), std::make_pair(int64_t{49}, int64_t{64}));
+  EXPECT_EQ(rows_of(600, 600), std::make_pair(int64_t{625}, int64_t{576}));
+  EXPECT_EQ(rows_of(28, 28), std::make_pair(int64_t{7}, int64_t{112}));
+  EXPECT_EQ(rows_of(14, 14), std::make_pair(int64_t{2}, int64_t{98}));
+  EXPECT_EQ(rows_of(7, 7), std::make_pair(int64_t{1}, int64_t{49}));
+  EXPECT_EQ(rows_of(13, 7), std::make_pair(int64_t{7}, int64_t{13}));
+  // Other variants and problems run as given.
+  const Problem nchw = make_problem(c, {1, 8, 56, 56});
+  EXPECT_EQ(
+      detail::problem_as_run(detail::find_variant("conv2d_nchw_cv_k1x1_sr_d1_cpu"), nchw).in_w, 56);
+  c.strides = 2;
+  EXPECT_EQ(detail::problem_as_run(detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu"),
+                                   make_problem(c, {1, 8, 56, 56}))
+                .in_w,
+            56);
+  c.strides = 1;
+  c.data_format = DataFormat::channels_last;
+  EXPECT_EQ(detail::problem_as_run(detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu"),
+                                   make_problem(c, {1, 56, 56, 8}))
+                .in_w,
+            56);
+}
+
+// Every CPU variant that runs 1x1 stride-1 problems as pixel rows, on planes whose rows change
+// width (and for softmax, whose axis activation must still see the caller's rows).
+TEST(PixelRows, VariantsMatchReference) {
+  int variants_run = 0;
+  for (const detail::Variant& v : detail::variants()) {
+    if (v.backend != Device::cpu || v.layout != DataFormat::channels_first) continue;
+    const ForcedVariant forced(v.name);
+    for (const auto& [h, w] : {std::pair<int64_t, int64_t>{56, 56}, {28, 28}, {14, 14}, {13, 7}}) {
+      for (const char* activation : {"relu", "softmax"}) {
+        Conv2DConfig c;
+        c.data_format = DataFormat::channels_first;
+        c.kernel_size = 1;
+        c.filters = 24;
+        c.activation = activation;
+        const Shape shape{2, 17, h, w};
+        const Problem p = make_problem(c, shape);
+        if (!v.decline_reason(p, Device::cpu).empty()) continue;
+        const Problem q = detail::problem_as_run(v, p);
+        if (q.in_w == p.in_w) continue;
+        EXPECT_LE(run_case(c, shape, 11, Device::cpu), kTolerance)
+            << v.name << " " << p.to_string() << " " << activation;
+        variants_run++;
+      }
+    }
+  }
+  // nchw_k1x1_sr_d1_f32, nchw_k1x1_s1_d1, nchw_k1x1_sr_d1 and nchw_generic, each 4 planes x 2.
+  EXPECT_EQ(variants_run, 4 * 4 * 2);
+}
+
 TEST(Selection, FiltersArePaddedToWholeTilesOfTheWidestIsa) {
   VariantSpec spec = detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu");
   spec.vectors_per_block = 2;
