@@ -168,11 +168,10 @@ int64_t pixel_row_width(int64_t pixels, int64_t width) {
     return static_cast<double>(tiles * kWidthTileFloats) / static_cast<double>(w);
   };
   // Long rows keep each band's stores per channel long (the seed's 600x600 plane: rows of 576,
-  // not 64); at least two rows keep two parallel tasks.
-  const int64_t widest =
-      std::min(std::max(width, 4 * kWidthTileFloats), std::max(pixels / 2, kWidthTileFloats));
+  // not 64).
+  const int64_t widest = std::min(std::max(width, 4 * kWidthTileFloats), pixels);
   int64_t best = width;
-  for (int64_t w = 1; w <= std::min(widest, pixels); w++) {
+  for (int64_t w = 1; w <= widest; w++) {
     if (pixels % w == 0 && waste(w) <= waste(best)) best = w;
   }
   return best;

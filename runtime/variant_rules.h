@@ -76,11 +76,10 @@ constexpr int64_t kWidthTileFloats = 64;
 // NCHW CPU variant, the same problem over each image plane's pixels laid out in rows of another
 // width (both planes are dense and a pixel's output reads only that pixel). The width is the
 // divisor of the plane's pixel count whose kWidthTileFloats tiles waste the fewest lanes, the
-// widest of equals, up to the larger of the image's width and 4 tiles, and at most half the plane
-// where that leaves a tile: ResNet's 56x56 plane as rows of 64 fills every lane, where rows of 56
-// leave 8 of 64 idle (28x28, as rows of 112: 16 of 128 against 36 of 64). Measured 2026-12-02
-// (2-core AVX-512 VM, 2 threads): ResNet's 56x56x64 -> 256 0.58-0.63 ms against 0.75-0.82,
-// MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
+// widest of equals, up to the larger of the image's width and 4 tiles: ResNet's 56x56 plane as
+// rows of 64 fills every lane, where rows of 56 leave 8 of 64 idle (28x28, as rows of 112: 16 of
+// 128 against 36 of 64). Measured 2026-12-02 (2-core AVX-512 VM, 2 threads): ResNet's 56x56x64 ->
+// 256 0.58-0.63 ms against 0.75-0.82, MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
 Problem problem_as_run(const VariantSpec& v, const Problem& p);
 
 // Filters per packed weight block (the generator's filter_pack() is the same rule).
