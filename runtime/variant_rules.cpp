@@ -187,7 +187,12 @@ Problem problem_as_run(const VariantSpec& v, const Problem& p) {
   return q;
 }
 
-int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
+bool streaming_pays_on_this_cpu() {
+  static const bool intel = __builtin_cpu_is("intel");
+  return intel;
+}
+
+int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streaming_pays) {
   if (v.backend != Device::cpu || runs_by_phases(v, p) || is_axis_activation(p.activation)) {
     return 0;
   }
@@ -200,7 +205,7 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p) {
     return rows;
   }
   const int64_t reduction = p.kernel_h * p.kernel_w * p.in_c / p.groups;
-  if (reduction > kMaxStreamedReduction ||
+  if (!streaming_pays || reduction > kMaxStreamedReduction ||
       (p.data_format == DataFormat::channels_first && !runs_as_pixel_rows(v, p))) {
     return 0;
   }

@@ -60,14 +60,21 @@ constexpr int64_t kStreamBandBytes = int64_t{512} << 10;
 // 6.6-7.2).
 constexpr int64_t kMaxStreamedReduction = 16;
 
+// Whether streaming pays on this CPU: Intel's, where the figures above were measured. Not on AMD's:
+// measured 2026-12-02 (2-core AVX-512 EPYC VM, the seed's 600x600 RGB layers, streamed vs plain
+// ms): NHWC 2x2 26-28 vs 19-21 at 2 threads and 51-58 vs 40-43 at 1, 1x1 stride 2 4.4-5.3 vs
+// 3.3-3.4, 1x1 16 vs 15-16 at 2 threads and 24-25 vs 19 at 1; NCHW 1x1 18-19 vs 18.
+bool streaming_pays_on_this_cpu();
+
 // Output rows per streamed band for a CPU problem of variant v as run (problem_as_run), 0 when its
-// output is not streamed: from kStreamedOutputMinBytes with a reduction up to
-// kMaxStreamedReduction, NHWC or NCHW run as pixel rows, bands of about kStreamBandBytes in an
-// even row count (whole Winograd tiles). Not for dilation phases (their
-// output is a strided view) nor the axis activations (their convolution writes a workspace, not the
-// output). HALCONV_STREAM_ROWS, when set, streams every such problem in bands of that many rows
-// (tests use it).
-int64_t streamed_band_rows(const VariantSpec& v, const Problem& p);
+// output is not streamed: where streaming pays (by default, on this CPU), from
+// kStreamedOutputMinBytes with a reduction up to kMaxStreamedReduction, NHWC or NCHW run as pixel
+// rows, bands of about kStreamBandBytes in an even row count (whole Winograd tiles). Not for
+// dilation phases (their output is a strided view) nor the axis activations (their convolution
+// writes a workspace, not the output). HALCONV_STREAM_ROWS, when set, streams every such problem
+// in bands of that many rows on any CPU (tests use it).
+int64_t streamed_band_rows(const VariantSpec& v, const Problem& p,
+                           bool streaming_pays = streaming_pays_on_this_cpu());
 
 // The width-vectorized NCHW CPU variants' widest tile along width, in floats (AVX-512: 4 vectors).
 constexpr int64_t kWidthTileFloats = 64;

@@ -418,6 +418,10 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
 
 // Which outputs are streamed, and in how many rows per band.
 TEST(Selection, StreamsOnlyLargeCpuOutputs) {
+  // The shape rule, on a CPU where streaming pays (Intel's; streaming_pays_on_this_cpu).
+  const auto stream_rows = [](const VariantSpec& v, const Problem& p) {
+    return detail::streamed_band_rows(v, p, true);
+  };
   Conv2DConfig c;
   c.filters = 64;
   c.kernel_size = 2;
@@ -425,44 +429,43 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   // The seed's 2x2 layer: 368 MB out, rows of 599 x 64 floats (150 KiB): bands of 2 rows (512 KiB
   // fits 3, rounded down to even).
   const Problem seed = make_problem(c, {4, 600, 600, 3});
-  EXPECT_EQ(detail::streamed_band_rows(direct, seed), 2);
+  EXPECT_EQ(stream_rows(direct, seed), 2);
+  // Where streaming does not pay (AMD's CPUs), nothing streams unless forced (below).
+  EXPECT_EQ(detail::streamed_band_rows(direct, seed, false), 0);
   // Its 3x3 layer: a reduction of 27 (past kMaxStreamedReduction), stored in place.
   c.kernel_size = 3;
   const detail::Variant& direct3x3 = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
-  EXPECT_EQ(detail::streamed_band_rows(direct3x3, make_problem(c, {4, 600, 600, 3})), 0);
+  EXPECT_EQ(stream_rows(direct3x3, make_problem(c, {4, 600, 600, 3})), 0);
   // NCHW streams only where it runs as pixel rows (1x1 stride 1): the seed's 1x1 layer as rows of
   // 576 (147 KiB): bands of 2. Its 2x2 and 1x1 stride-2 layers are stored in place.
   c.kernel_size = 1;
   c.data_format = DataFormat::channels_first;
   const detail::Variant& nchw_pointwise = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
   const Problem nchw_seed = make_problem(c, {4, 3, 600, 600});
-  EXPECT_EQ(
-      detail::streamed_band_rows(nchw_pointwise, detail::problem_as_run(nchw_pointwise, nchw_seed)),
-      2);
+  EXPECT_EQ(stream_rows(nchw_pointwise, detail::problem_as_run(nchw_pointwise, nchw_seed)), 2);
   c.strides = 2;
   const detail::Variant& nchw_strided = detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu");
-  EXPECT_EQ(detail::streamed_band_rows(nchw_strided, make_problem(c, {4, 3, 600, 600})), 0);
+  EXPECT_EQ(stream_rows(nchw_strided, make_problem(c, {4, 3, 600, 600})), 0);
   c.strides = 1;
   c.kernel_size = 2;
-  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nchw_k2x2_s1_d1_cpu"),
-                                       make_problem(c, {4, 3, 600, 600})),
+  EXPECT_EQ(stream_rows(detail::find_variant("conv2d_nchw_k2x2_s1_d1_cpu"),
+                        make_problem(c, {4, 3, 600, 600})),
             0);
   c.data_format = DataFormat::channels_last;
   c.kernel_size = 2;
   // A row past the band size still makes a band: 2 rows, never fewer.
   c.filters = 1024;
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 100, 600, 3})), 2);
+  EXPECT_EQ(stream_rows(direct, make_problem(c, {1, 100, 600, 3})), 2);
   // 12.5 MB out: under kStreamedOutputMinBytes, stored in place.
   c.filters = 64;
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 224, 224, 3})), 0);
+  EXPECT_EQ(stream_rows(direct, make_problem(c, {1, 224, 224, 3})), 0);
   // The axis activations write a workspace first; GPU outputs are the device's.
   c.activation = "softmax";
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {4, 600, 600, 3})), 0);
+  EXPECT_EQ(stream_rows(direct, make_problem(c, {4, 600, 600, 3})), 0);
   c.activation = "linear";
-  EXPECT_EQ(detail::streamed_band_rows(detail::find_variant("conv2d_nhwc_generic_opencl"), seed),
-            0);
+  EXPECT_EQ(stream_rows(detail::find_variant("conv2d_nhwc_generic_opencl"), seed), 0);
   setenv("HALCONV_STREAM_ROWS", "5", 1);
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3})), 5);
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3}), false), 5);
   setenv("HALCONV_STREAM_ROWS", "0x", 1);
   EXPECT_THROW(
       {
