@@ -101,6 +101,16 @@ std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halco
   return std::nullopt;
 }
 
+// The CPU this run measures on (/proc/cpuinfo's model name): the records name it, since the
+// winners differ between machines of one ISA.
+std::string host_cpu_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
 // Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
 // pipeline from a registered generator after set_inputs(); a using-declaration exposes it.
 struct PipelineAccess : Halide::Internal::GeneratorBase {
@@ -532,7 +542,10 @@ int main(int argc, char** argv) {
       entry["reduction_chunk"] = winner.reduction_chunk;
       entry["shared_staging"] = winner.shared_staging;
       schedules["variants"][job.v.key] = entry;
-      report[job.v.key] = {{"winner", winner.text()}, {"suite", suite_path}, {"shapes", shapes}};
+      report[job.v.key] = {{"winner", winner.text()},
+                           {"suite", suite_path},
+                           {"host", host_cpu_name()},
+                           {"shapes", shapes}};
       if (check) {
         const bool same = scores[committed_index] <= kNoise * scores[best];
         reproduced += same;
@@ -551,7 +564,9 @@ int main(int argc, char** argv) {
     // Merge: a run with --only keeps the other variants' earlier reports.
     json& tuned = schedules["tuned"];
     tuned["target"] = target.to_string();
-    tuned["note"] = "tuned-vs-default medians from halconv-tune on this machine";
+    tuned["note"] =
+        "tuned-vs-default medians from halconv-tune; host: the CPU a record was measured on "
+        "(records without one: an Intel Xeon VM, 2026-11 and 2026-12)";
     for (const auto& [key, value] : report.items()) tuned["variants"][key] = value;
     if (!dry_run) {
       std::ofstream(schedule_path) << schedules.dump(2) << "\n";
