@@ -34,7 +34,8 @@ endfunction()
 # halconv_avx512_schedule_params(<json text> <key> <block_is_pack> <out list>) sets <out list> to
 # the "avx512_name=value" pairs of schedules/cpu-avx512.json's entry for <key>: the AVX-512
 # object's own block_size, rows_per_task, reduction_chunk and shared_staging (the generator falls
-# back to the common value for any it lacks), and vectors_per_block, its channel tile spanning
+# back to the common value for any it lacks), vector_lanes (8 or 16 floats per vector; 16 when
+# absent), and vectors_per_block, its channel tile spanning
 # whole packed blocks (set in the caller's scope as avx512_vectors_per_block, 0 when absent: the
 # runtime pads the weights to it). The weight packing is common to every ISA, so where
 # <block_is_pack> (width-vectorized NCHW variants, whose block is the packed filter block) the
@@ -50,7 +51,7 @@ function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
       string(JSON name MEMBER "${entry}" ${i})
       string(JSON value GET "${entry}" ${name})
       if (NOT name MATCHES
-          "^(vectors_per_block|block_size|rows_per_task|reduction_chunk|shared_staging)$" OR
+          "^(vectors_per_block|block_size|rows_per_task|reduction_chunk|shared_staging|vector_lanes)$" OR
           (name STREQUAL "block_size" AND BLOCK_IS_PACK))
         message(FATAL_ERROR "schedules/cpu-avx512.json: ${KEY}: '${name}' cannot differ per ISA "
                             "(it sets the weight packing, or is not a schedule parameter)")

@@ -6,11 +6,10 @@
 
 namespace halconv::generators {
 
-// Columns of a channel-vector tile of `tile_vectors` vectors that fit the vector register file
-// (32 registers with AVX-512's 16-float vectors, else 16): the accumulators, one weight vector per
-// tile vector and one broadcast. `columns` is the tile asked for; at least one column remains.
-inline int register_tile_columns(int columns, int tile_vectors, int vector_floats) {
-  const int registers = vector_floats == 16 ? 32 : 16;
+// Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`
+// vector registers (32 with AVX-512, else 16): the accumulators, one weight vector per tile vector
+// and one broadcast. `columns` is the tile asked for; at least one column remains.
+inline int register_tile_columns(int columns, int tile_vectors, int registers) {
   return std::max(1, std::min(columns, (registers - tile_vectors - 1) / tile_vectors));
 }
 

@@ -121,10 +121,12 @@ struct PipelineAccess : Halide::Internal::GeneratorBase {
 struct Candidate {
   int vectors_per_block, block_size, rows_per_task, reduction_chunk;
   bool shared_staging;
+  int vector_lanes = 0;  // AVX-512 mode: floats per vector, 0 for the ISA's 16
   std::string text() const {
     return "vpb=" + std::to_string(vectors_per_block) + " block=" + std::to_string(block_size) +
            " rows=" + std::to_string(rows_per_task) + " chunk=" + std::to_string(reduction_chunk) +
-           (shared_staging ? " shared" : "");
+           (shared_staging ? " shared" : "") +
+           (vector_lanes > 0 ? " lanes=" + std::to_string(vector_lanes) : "");
   }
 };
 
@@ -169,6 +171,7 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                                    {"shared_staging", cand.shared_staging ? "true" : "false"},
+                                   {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block and the padding to whole tiles: the runtime's rules (the
@@ -290,24 +293,33 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   // staging and dispatch.
   const std::vector<int> rows_options =
       v.groups == "depthwise" ? std::vector<int>{8, 32, 128} : std::vector<int>{2, 8};
+  // AVX-512 block-diagonal variants may also run 8-float vectors, which span fewer groups
+  // (fewer zero-weight multiplies; the generator's avx512_vector_lanes).
+  std::vector<int> lanes_options = {0};
+  if (fixed_pack && v.groups == "block_diagonal") lanes_options.push_back(8);
+  const int registers = host_vector == 16 ? 32 : 16;
   std::vector<Candidate> out;
-  for (int vpb : vpbs) {
-    if (!only_vectors.empty() &&
-        std::find(only_vectors.begin(), only_vectors.end(), vpb) == only_vectors.end()) {
-      continue;
-    }
-    std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
-    for (int b : blocks_descending) {
-      const int host_block = by_channels ? halconv::generators::register_tile_columns(
-                                               b, std::max(1, 16 * vpb / host_vector), host_vector)
-                                         : b;
-      if (std::find(host_blocks.begin(), host_blocks.end(), host_block) != host_blocks.end()) {
+  for (int lanes : lanes_options) {
+    const int vector_floats = lanes > 0 ? lanes : host_vector;
+    for (int vpb : vpbs) {
+      if (!only_vectors.empty() &&
+          std::find(only_vectors.begin(), only_vectors.end(), vpb) == only_vectors.end()) {
         continue;
       }
-      host_blocks.push_back(host_block);
-      for (int rows : rows_options)
-        for (int chunk : chunks)
-          for (bool shared : {false, true}) out.push_back({vpb, b, rows, chunk, shared});
+      std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
+      for (int b : blocks_descending) {
+        const int host_block = by_channels
+                                   ? halconv::generators::register_tile_columns(
+                                         b, std::max(1, 16 * vpb / vector_floats), registers)
+                                   : b;
+        if (std::find(host_blocks.begin(), host_blocks.end(), host_block) != host_blocks.end()) {
+          continue;
+        }
+        host_blocks.push_back(host_block);
+        for (int rows : rows_options)
+          for (int chunk : chunks)
+            for (bool shared : {false, true}) out.push_back({vpb, b, rows, chunk, shared, lanes});
+      }
     }
   }
   return out;
@@ -458,7 +470,8 @@ int main(int argc, char** argv) {
                                 committed_value("block_size", job_default.block_size),
                                 committed_value("rows_per_task", job_default.rows_per_task),
                                 committed_value("reduction_chunk", job_default.reduction_chunk),
-                                committed_value("shared_staging", job_default.shared_staging)};
+                                committed_value("shared_staging", job_default.shared_staging),
+                                avx512_mode ? entry_value(schedules, job.v, "vector_lanes", 0) : 0};
       const int pack_vectors = job.fixed_pack ? job.fixed_pack->vectors_per_block : 0;
       // Search: each candidate timed against the default, compiled once per shape.
       std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
@@ -541,6 +554,7 @@ int main(int argc, char** argv) {
       entry["rows_per_task"] = winner.rows_per_task;
       entry["reduction_chunk"] = winner.reduction_chunk;
       entry["shared_staging"] = winner.shared_staging;
+      if (winner.vector_lanes > 0) entry["vector_lanes"] = winner.vector_lanes;
       schedules["variants"][job.v.key] = entry;
       report[job.v.key] = {{"winner", winner.text()},
                            {"suite", suite_path},
