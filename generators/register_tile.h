@@ -6,6 +6,9 @@
 
 namespace halconv::generators {
 
+// Vector registers of an x86 ISA: 32 with AVX-512 (whatever the vector width), else 16.
+inline int vector_registers(bool avx512) { return avx512 ? 32 : 16; }
+
 // Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`
 // vector registers (32 with AVX-512, else 16): the accumulators, one weight vector per tile vector
 // and one broadcast. `columns` is the tile asked for; at least one column remains.

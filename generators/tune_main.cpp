@@ -297,7 +297,7 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   // (fewer zero-weight multiplies; the generator's avx512_vector_lanes).
   std::vector<int> lanes_options = {0};
   if (fixed_pack && v.groups == "block_diagonal") lanes_options.push_back(8);
-  const int registers = host_vector == 16 ? 32 : 16;
+  const int registers = halconv::generators::vector_registers(host_vector == 16);
   std::vector<Candidate> out;
   for (int lanes : lanes_options) {
     const int vector_floats = lanes > 0 ? lanes : host_vector;
