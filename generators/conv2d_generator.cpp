@@ -9,6 +9,7 @@
 
 #include "Halide.h"
 #include "halconv/activation.h"
+#include "halconv/extension.h"
 #include "register_tile.h"
 
 namespace {
@@ -17,7 +18,7 @@ using namespace Halide;
 using halconv::Activation;
 
 enum class Layout { NHWC, NCHW };
-enum class GroupsMode { Dense, Grouped, Depthwise, Narrow, BlockDiagonal };
+enum class GroupsMode { Dense, Grouped, Depthwise, Narrow, BlockDiagonal, Rotated };
 enum class Algorithm { Direct, Winograd };
 
 // Winograd F(2x2, 3x3) (Lavin and Gray, 2016): a 4x4 input tile, transformed by B^T d B and
@@ -126,7 +127,8 @@ class Conv2D : public Generator<Conv2D> {
                                           {"grouped", GroupsMode::Grouped},
                                           {"depthwise", GroupsMode::Depthwise},
                                           {"narrow", GroupsMode::Narrow},
-                                          {"block_diagonal", GroupsMode::BlockDiagonal}}};
+                                          {"block_diagonal", GroupsMode::BlockDiagonal},
+                                          {"rotated", GroupsMode::Rotated}}};
   // NCHW only: vectorize along output channels, as NHWC does, instead of along width. The input
   // rows are transposed as they are staged and the output tile as it is stored, so layers with
   // many channels run the NHWC inner loop; the width-vectorized form stays better for a few.
@@ -350,6 +352,28 @@ class Conv2D : public Generator<Conv2D> {
                           tap(vector_first_channel + across.x, across.y, across.z);
       forms.push_back(across);
       reductions = forms;
+    } else if (groups_mode == GroupsMode::Rotated) {
+      // Grouped with g = kRotatedGroupChannels input channels and g filters per group. Input lane
+      // c = g q + i feeds filters g q + j of its group; under rotation r in [0, g) it feeds
+      // j = (i - r) mod g. So each input vector, loaded once per tap as in the dense path, is
+      // multiplied by g weight vectors (the weights permuted once per task) into g accumulators,
+      // every product useful, where block-diagonal weights multiply vector / g times the work,
+      // most of it by zero. Filter f = g q + j then sums accumulator r at lane g q + (j + r) % g:
+      // one lane rotation within groups per accumulator and output pixel.
+      _halide_user_assert(channel_vectors() && !get_target().has_gpu_feature() &&
+                          !staged_at_output && chunk_channels() == 0)
+          << "groups_mode=rotated is for CPU variants vectorized along channels, kernels over "
+             "1x1, no reduction_chunk (it reduces over taps only)";
+      const int g = halconv::kRotatedGroupChannels;
+      rotated_weight(c, ci, x, y, n) = kernel(c / g * g + (c % g + g - ci) % g, c % g, x, y, n);
+      RDom taps(0, kw, 0, kh, "taps");
+      rotated_sums(c, ci, x, y, n) = 0.0f;
+      rotated_sums(c, ci, x, y, n) +=
+          rotated_weight(c % pack, ci, taps.x, taps.y, c / pack) * tap(c, taps.x, taps.y);
+      rotated_taps = taps;
+      RDom rotation(0, g, "rotation");
+      conv(c, x, y, n) += rotated_sums(c / g * g + (c % g + rotation) % g, rotation, x, y, n);
+      reductions = {rotation};
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
@@ -393,6 +417,8 @@ class Conv2D : public Generator<Conv2D> {
     // Dense blocks (the runtime packs them so): a filter's weights for consecutive input channels
     // sit a constant distance apart, so the inner loop steps its weight pointer by a constant.
     kernel.dim(1).set_stride(pack);
+    if (groups_mode == GroupsMode::Rotated)
+      kernel.dim(1).set_extent(halconv::kRotatedGroupChannels);
     if (winograd_staged) {
       // Any width stride: the runtime passes a dilated layer's phases as strided views of the
       // caller's tensors (runtime/variant_rules.h). The staging gathers along channels and the
@@ -518,6 +544,10 @@ class Conv2D : public Generator<Conv2D> {
       if (groups_mode == GroupsMode::Grouped) {
         reduce.specialize(groups == 1 && rgb).unroll(r[0]);
       }
+      if (groups_mode == GroupsMode::Rotated) {
+        // Constant rotations: each accumulator's lane rotation is then a shuffle of one vector.
+        reduce.unroll(r[0]);
+      }
       if (chunked_reduction()) {
         reduction[0] = rci;
         order = reduce_order(reduction);
@@ -601,7 +631,10 @@ class Conv2D : public Generator<Conv2D> {
       // ISAs need more vectors for it, so they take fewer columns.
       wide = tile_filters();
       block = halconv::generators::register_tile_columns(
-          block, wide / vec, halconv::generators::vector_registers(avx512()));
+          block,
+          halconv::generators::accumulators_per_vector(groups_mode == GroupsMode::Rotated) * wide /
+              vec,
+          halconv::generators::vector_registers(avx512()));
     }
     // Partial tiles at the edges are guarded on the output; the tile itself always computes in
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
@@ -631,6 +664,14 @@ class Conv2D : public Generator<Conv2D> {
       // once for all its (ci, kx, ky).
       group_first_channel.compute_at(block_level).vectorize(c, vec);
       block_diagonal.compute_at(block_level)
+          .split(c, vblocks, lanes, vec)
+          .vectorize(lanes)
+          .reorder(lanes, ci, x, y, vblocks);
+    }
+    if (groups_mode == GroupsMode::Rotated) {
+      // The permuted weights once per channel block and task (a gather per vector, off the inner
+      // loop).
+      rotated_weight.compute_at(block_level)
           .split(c, vblocks, lanes, vec)
           .vectorize(lanes)
           .reorder(lanes, ci, x, y, vblocks);
@@ -677,6 +718,19 @@ class Conv2D : public Generator<Conv2D> {
       };
     }
     conv.compute_at(output, x_tiles).bound_extent(vdim, wide).bound_extent(bdim, block);
+    if (groups_mode == GroupsMode::Rotated) {
+      // The g accumulators per output vector form the register tile, swept over the taps.
+      const int g = halconv::kRotatedGroupChannels;
+      rotated_sums.compute_at(output, x_tiles)
+          .bound_extent(c, wide)
+          .bound_extent(ci, g)
+          .bound_extent(x, block)
+          .reorder_storage(c, ci, x, y, n);
+      for (Stage s : {Stage(rotated_sums), rotated_sums.update(0)}) {
+        s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(ci).unroll(x);
+      }
+      rotated_sums.update(0).reorder(lanes, vblocks, ci, x, rotated_taps.x, rotated_taps.y, y, n);
+    }
     if (rows_tile()) {
       conv.reorder_storage(x, y, c, n);
     } else {
@@ -728,7 +782,8 @@ class Conv2D : public Generator<Conv2D> {
   // a channel vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
   bool chunked_reduction() const {
     return chunk_channels() > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
-           algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
+           groups_mode != GroupsMode::Rotated && algorithm == Algorithm::Direct &&
+           !get_target().has_gpu_feature();
   }
 
   // Winograd on the CPU: a channel block over a band of `rows` output rows (an even count, whole
@@ -858,6 +913,10 @@ class Conv2D : public Generator<Conv2D> {
   RVar rco{"rco"}, rci{"rci"};
   Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, block_diagonal{"block_diagonal"},
       conv{"conv"};
+  // groups_mode=rotated: the accumulators (c, rotation, x, y, n), by input lane, their weights
+  // permuted alike, and their taps' reduction.
+  Func rotated_sums{"rotated_sums"}, rotated_weight{"rotated_weight"};
+  RDom rotated_taps;
   Func in_phases{"in_phases"};  // (c, column pair, phase, y, n): see staged_by_phase()
   // A filter's first input channel: one division per filter and task, not per vector lane.
   Func group_first_channel{"group_first_channel"};

@@ -4,10 +4,17 @@
 
 #include <algorithm>
 
+#include "halconv/extension.h"
+
 namespace halconv::generators {
 
 // Vector registers of an x86 ISA: 32 with AVX-512 (whatever the vector width), else 16.
 inline int vector_registers(bool avx512) { return avx512 ? 32 : 16; }
+
+// Accumulators per output vector of the tile: groups_mode=rotated keeps one per lane rotation.
+inline int accumulators_per_vector(bool rotated) {
+  return rotated ? halconv::kRotatedGroupChannels : 1;
+}
 
 // Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`
 // vector registers (32 with AVX-512, else 16): the accumulators, one weight vector per tile vector

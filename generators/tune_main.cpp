@@ -53,6 +53,7 @@ struct VariantInfo {
                : groups == "depthwise"      ? halconv::GroupsMode::depthwise
                : groups == "narrow"         ? halconv::GroupsMode::narrow
                : groups == "block_diagonal" ? halconv::GroupsMode::block_diagonal
+               : groups == "rotated"        ? halconv::GroupsMode::rotated
                                             : halconv::GroupsMode::grouped;
     s.backend = halconv::Device::cpu;
     s.vectors_per_block = vectors_per_block;
@@ -266,11 +267,12 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
                                       int host_vector, const std::optional<Candidate>& fixed_pack,
                                       const std::vector<int>& only_vectors) {
   // Reduction chunks only where the reduction has more input channels than a chunk (the
-  // generator chunks channel-vector direct and Winograd variants, not depthwise ones).
+  // generator chunks channel-vector direct and Winograd variants, not depthwise or rotated ones,
+  // which reduce over taps only).
   constexpr int kChunk = 64;
   std::vector<int> chunks = {0};
   const bool by_channels = v.layout == "nhwc" || v.nchw_by_channels;
-  if (max_in_channels > kChunk && by_channels && v.groups != "depthwise") {
+  if (max_in_channels > kChunk && by_channels && v.groups != "depthwise" && v.groups != "rotated") {
     chunks.push_back(kChunk);
   }
   std::vector<int> vpbs = by_channels ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
@@ -293,10 +295,15 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   // staging and dispatch.
   const std::vector<int> rows_options =
       v.groups == "depthwise" ? std::vector<int>{8, 32, 128} : std::vector<int>{2, 8};
-  // AVX-512 block-diagonal variants may also run 8-float vectors, which span fewer groups
-  // (fewer zero-weight multiplies; the generator's avx512_vector_lanes).
+  // AVX-512 grouped variants may also run 8-float vectors (the generator's avx512_vector_lanes):
+  // block-diagonal ones then span fewer groups (fewer zero-weight multiplies), rotated ones hold
+  // twice the columns in registers.
   std::vector<int> lanes_options = {0};
-  if (fixed_pack && v.groups == "block_diagonal") lanes_options.push_back(8);
+  if (fixed_pack && (v.groups == "block_diagonal" || v.groups == "rotated")) {
+    lanes_options.push_back(8);
+  }
+  const int accumulators_per_vector =
+      halconv::generators::accumulators_per_vector(v.groups == "rotated");
   const int registers = halconv::generators::vector_registers(host_vector == 16);
   std::vector<Candidate> out;
   for (int lanes : lanes_options) {
@@ -308,10 +315,11 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
       }
       std::vector<int> host_blocks;  // the blocks the host's code gets, to skip repeats
       for (int b : blocks_descending) {
-        const int host_block = by_channels
-                                   ? halconv::generators::register_tile_columns(
-                                         b, std::max(1, 16 * vpb / vector_floats), registers)
-                                   : b;
+        const int host_block =
+            by_channels
+                ? halconv::generators::register_tile_columns(
+                      b, accumulators_per_vector * std::max(1, 16 * vpb / vector_floats), registers)
+                : b;
         if (std::find(host_blocks.begin(), host_blocks.end(), host_block) != host_blocks.end()) {
           continue;
         }

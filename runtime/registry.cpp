@@ -22,6 +22,7 @@ constexpr GroupsMode GROUPED = GroupsMode::grouped;
 constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
 constexpr GroupsMode NARROW = GroupsMode::narrow;
 constexpr GroupsMode BLOCK_DIAGONAL = GroupsMode::block_diagonal;
+constexpr GroupsMode ROTATED = GroupsMode::rotated;
 constexpr Device CPU = Device::cpu;
 constexpr Device CUDA = Device::cuda;
 constexpr Device OPENCL = Device::opencl;

@@ -76,6 +76,13 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            " filters per group (needs groups > 1, at least " +
            std::to_string(kBlockDiagonalMinFilters) + " per group)";
   }
+  if (v.groups == GroupsMode::rotated && (p.groups == 1 || cin_per_group != kRotatedGroupChannels ||
+                                          filters_per_group != kRotatedGroupChannels)) {
+    return "groups " + std::to_string(p.groups) + " with " + std::to_string(cin_per_group) +
+           " input channels and " + std::to_string(filters_per_group) +
+           " filters per group (needs groups > 1, " + std::to_string(kRotatedGroupChannels) +
+           " of each per group)";
+  }
   // Winograd saves multiplies per input channel but transforms every tile: with few input channels
   // the transforms dominate. Measured 2026-11-24 (AVX2, 2 threads): 3 channels at 0.55x the direct
   // variant, ResNet's 64-512 at 1.1-1.6x.
@@ -94,7 +101,7 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
   // With few input channels, stores dominate and the width-vectorized NCHW variants win.
   if (v.layout == DataFormat::channels_first && v.nchw_by_channels &&
       cin_per_group < kNchwByChannelsMinChannels && v.groups != GroupsMode::narrow &&
-      v.groups != GroupsMode::block_diagonal) {
+      v.groups != GroupsMode::block_diagonal && v.groups != GroupsMode::rotated) {
     return std::to_string(cin_per_group) + " input channels per group (needs at least " +
            std::to_string(kNchwByChannelsMinChannels) + " to vectorize along channels)";
   }

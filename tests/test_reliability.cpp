@@ -57,14 +57,15 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
         Conv2DConfig c = testing::same_layer_for(v, 2);
         // By-channels NCHW and Winograd variants take only layers with 16 inputs or more, the
         // grouped ones any count: 34, one channel per group.
-        const int64_t in_c = testing::needs_groups(v) ? 34
-                             : v.nchw_by_channels || v.winograd
-                                 ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
-                                 : 5;
+        const int64_t asked_c = testing::needs_groups(v) ? 34
+                                : v.nchw_by_channels || v.winograd
+                                    ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
+                                    : 5;
         const testing::GroupedLayer layer =
-            testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters : 34);
+            testing::grouped_layer_for(v, asked_c, v.max_filters > 0 ? v.max_filters : 34);
         c.filters = layer.filters;
         c.groups = layer.groups;
+        const int64_t in_c = layer.in_c;
         c.activation = activation;
         const Shape shape = v.layout == DataFormat::channels_last ? Shape{2, size, size + 1, in_c}
                                                                   : Shape{2, in_c, size, size + 3};

@@ -75,8 +75,9 @@ struct CaseGenerator {
     c.dilation_rate =
         v.dilation ? Pair(v.dilation) : Pair(pick<int64_t>({1, 2, 3}), pick<int64_t>({1, 2}));
     // NCHW-by-channels dense and Winograd variants take layers with at least 16 inputs.
-    const bool grouped_cv =
-        v.groups == GroupsMode::narrow || v.groups == GroupsMode::block_diagonal;
+    const bool grouped_cv = v.groups == GroupsMode::narrow ||
+                            v.groups == GroupsMode::block_diagonal ||
+                            v.groups == GroupsMode::rotated;
     const bool many_inputs = (v.nchw_by_channels && !grouped_cv) || v.winograd;
     // 67 and 130 span several reduction chunks (reduction_chunk 64) with a tail.
     int64_t in_c = many_inputs ? pick<int64_t>({16, 17, 31, 33, 67, 130})
@@ -117,6 +118,11 @@ struct CaseGenerator {
       c.groups = pick<int64_t>({2, 3, 8});
       in_c = c.groups * cin_per_group;
       filters = c.groups * filters_per_group;
+    } else if (v.groups == GroupsMode::rotated) {
+      // Whole 16-lane vectors of groups (4, 8) and tails (2, 3, 5, 9 groups: 9 is 2 vectors and 4
+      // lanes).
+      c.groups = pick<int64_t>({2, 3, 4, 5, 8, 9});
+      in_c = filters = c.groups * kRotatedGroupChannels;
     } else if (v.groups == GroupsMode::depthwise) {
       c.groups = in_c;
       filters = in_c;
@@ -216,11 +222,11 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
   const ForcedVariant forced(GetParam());
   for (int64_t size : {5, 6, 7, 8, 9, 10}) {
     Conv2DConfig c = testing::same_layer_for(v, 2);
-    const int64_t in_c = 17;
     const testing::GroupedLayer layer =
-        testing::grouped_layer_for(v, in_c, v.max_filters > 0 ? v.max_filters - 1 : 17);
+        testing::grouped_layer_for(v, 17, v.max_filters > 0 ? v.max_filters - 1 : 17);
     c.filters = layer.filters;
     c.groups = layer.groups;
+    const int64_t in_c = layer.in_c;
     const Shape shape = v.layout == DataFormat::channels_last ? Shape{1, size, size + 1, in_c}
                                                               : Shape{1, in_c, size, size + 1};
     const Problem p = make_problem(c, shape);
@@ -244,8 +250,9 @@ TEST_P(EveryVariant, EveryActivation) {
     c.groups = layer.groups;
     c.activation = name;
     c.keras2_hard_sigmoid = keras2;
+    const int64_t in_c = layer.in_c;
     const Shape shape =
-        v.layout == DataFormat::channels_last ? Shape{2, 7, 8, 18} : Shape{2, 18, 7, 8};
+        v.layout == DataFormat::channels_last ? Shape{2, 7, 8, in_c} : Shape{2, in_c, 7, 8};
     EXPECT_LE(run(c, shape, 7), kTolerance) << name << (keras2 ? " (keras2)" : "");
   }
 }
@@ -591,9 +598,11 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
   EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
-  // Grouped: block-diagonal at 4 filters per group or more (3x3 stride 1 with constants), narrow
-  // below with at most 16 input channels per group, else generic.
-  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_grouped3x3_s1_d1_cpu");  // ResNeXt
+  // Grouped: rotated at 4 channels and 4 filters per group (3x3 stride 1), block-diagonal at 4
+  // filters per group or more (3x3 stride 1 with constants), narrow below with at most 16 input
+  // channels per group, else generic.
+  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_rotated3x3_s1_d1_cpu");  // ResNeXt
+  EXPECT_EQ(chosen(nhwc, 128, 256, 32), "conv2d_nhwc_grouped3x3_s1_d1_cpu");  // 8 filters each
   EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_grouped3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 64, 128, 64), "conv2d_nhwc_grouped_cpu");
   EXPECT_EQ(chosen(nhwc, 128, 128, 32, 3, 2), "conv2d_nhwc_grouped_bd_cpu");
@@ -602,7 +611,8 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nhwc, 128, 4, 2), "conv2d_nhwc_generic_cpu");
   EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_grouped3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_rotated3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 128, 256, 32), "conv2d_nchw_cv_grouped3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 64, 128, 64), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");
   // Deep layers (at most 64 output pixels) get their own Winograd schedule.

@@ -10,30 +10,36 @@ namespace halconv::testing {
 struct GroupedLayer {
   int64_t groups;
   int64_t filters;
+  int64_t in_c;  // the input channels asked for, or the next count the variant's groups take
 };
 
 // Variants only for groups > 1: each declines a dense layer.
 inline bool needs_groups(const VariantSpec& v) {
   return v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ||
-         v.groups == GroupsMode::block_diagonal;
+         v.groups == GroupsMode::block_diagonal || v.groups == GroupsMode::rotated;
 }
 
 // One input channel per group where the variant is for groups: depthwise takes one filter per
 // group, narrow two (a channel multiplier), block-diagonal kBlockDiagonalMinFilters + 1 (neither
-// a divisor nor a multiple of a vector); other variants get `dense_filters` in one group.
+// a divisor nor a multiple of a vector); rotated takes kRotatedGroupChannels channels and filters
+// per group, in_c rounded up to whole groups; other variants get `dense_filters` in one group.
 inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_t dense_filters) {
   switch (v.groups) {
     case GroupsMode::depthwise:
-      return {in_c, in_c};
+      return {in_c, in_c, in_c};
     case GroupsMode::narrow:
-      return {in_c, 2 * in_c};
+      return {in_c, 2 * in_c, in_c};
     case GroupsMode::block_diagonal:
-      return {in_c, (kBlockDiagonalMinFilters + 1) * in_c};
+      return {in_c, (kBlockDiagonalMinFilters + 1) * in_c, in_c};
+    case GroupsMode::rotated: {
+      const int64_t groups = (in_c + kRotatedGroupChannels - 1) / kRotatedGroupChannels;
+      return {groups, groups * kRotatedGroupChannels, groups * kRotatedGroupChannels};
+    }
     case GroupsMode::dense:
     case GroupsMode::grouped:
       break;
   }
-  return {1, dense_filters};
+  return {1, dense_filters, in_c};
 }
 
 // A SAME layer in the variant's layout with its fixed kernel, stride and dilation, and where they

@@ -22,8 +22,11 @@ using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
 // block_diagonal: groups > 1 with at least kBlockDiagonalMinFilters filters per group (the
 // variant multiplies zeros across the groups a channel vector spans: 8 / filters per group times
 // the work with AVX2, when that is above 1).
-enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal };
+// rotated: groups > 1 with kRotatedGroupChannels input channels and as many filters per group
+// (ResNeXt 32x4d's first stage); every multiply is useful (see the generator's groups_mode).
+enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal, rotated };
 constexpr int kNarrowGroupChannels = 16;
+constexpr int kRotatedGroupChannels = 4;
 constexpr int kBlockDiagonalMinFilters = 4;
 constexpr int kWinogradMinChannels = 16;
 constexpr int kNchwByChannelsMinChannels = 16;
