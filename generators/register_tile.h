@@ -1,5 +1,5 @@
-// The CPU register tile's size rule, shared by the generator (which applies it) and the tuner
-// (which skips candidates it makes identical).
+// CPU schedule rules shared by the generator (which applies them) and the tuner (which skips
+// candidates they make identical): the register tile's size, and which variants read in place.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +14,13 @@ inline int vector_registers(bool avx512) { return avx512 ? 32 : 16; }
 // Accumulators per output vector of the tile: groups_mode=rotated keeps one per lane rotation.
 inline int accumulators_per_vector(bool rotated) {
   return rotated ? halconv::kRotatedGroupChannels : 1;
+}
+
+// Whether a variant reads its zero-filled input in place, each task spanning every channel block
+// (the generator's reads_zero_filled_input_in_place()): NHWC depthwise and rotated ones, whose
+// tile loads whole channel vectors of the input. Such a variant has no shared_staging choice.
+inline bool reads_input_vectors_in_place(bool nhwc, bool depthwise, bool rotated) {
+  return nhwc && (depthwise || rotated);
 }
 
 // Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`

@@ -56,7 +56,7 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       for (const char* activation : {"relu", "softmax", "glu"}) {
         Conv2DConfig c = testing::same_layer_for(v, 2);
         // By-channels NCHW and Winograd variants take only layers with 16 inputs or more, the
-        // grouped ones any count: 34, one channel per group.
+        // grouped ones any count: 34, one channel per group (rotated: 36, four per group).
         const int64_t asked_c = testing::needs_groups(v) ? 34
                                 : v.nchw_by_channels || v.winograd
                                     ? std::max(kNchwByChannelsMinChannels, kWinogradMinChannels)
