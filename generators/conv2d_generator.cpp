@@ -799,8 +799,7 @@ class Conv2D : public Generator<Conv2D> {
   // a channel vector (not depthwise, not the width-vectorized NCHW form, not the GPU).
   bool chunked_reduction() const {
     return chunk_channels() > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
-           groups_mode != GroupsMode::Rotated && algorithm == Algorithm::Direct &&
-           !get_target().has_gpu_feature();
+           algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
   }
 
   // Winograd on the CPU: a channel block over a band of `rows` output rows (an even count, whole
