@@ -235,9 +235,15 @@ class Conv2D : public Generator<Conv2D> {
       const Expr in_x = staged_at_output ? x * sx - pad_left : x;
       const Expr in_y = staged_at_output ? y * sy - pad_top : y;
       if (reads_input_in_place()) {
-        // The clamp keeps in bounds the columns and rows a whole tile computes past the edge,
-        // which are never stored.
-        in_rows(c, x, y, n) = input(c, clamp(in_x, 0, input.dim(x_dim).extent() - 1),
+        // A whole tile computes columns past the output's edge, which are never stored; they
+        // read the last output column's pixel. Bounding the output column (likely), not clamping
+        // the input one, lets Halide split off the tiles inside the bound, whose columns then
+        // step by a constant: with a clamp per column LLVM kept a tile's column addresses in a
+        // vector register and extracted one per FMA (MobileNet's 112x112x32 -> 16 layer,
+        // AVX-512: 0.125 against 0.163 ms at 1 thread, 0.064 against 0.083 at 2). The row clamp
+        // is per row, off the inner loop.
+        const Expr last_column = (input.dim(x_dim).extent() - 1 + pad_left) / sx;
+        in_rows(c, x, y, n) = input(c, min(likely(x), last_column) * sx - pad_left,
                                     clamp(in_y, 0, input.dim(y_dim).extent() - 1), n);
       } else if (nhwc) {
         in_rows(c, x, y, n) = zero_filled(c, in_x, in_y, n);
