@@ -23,6 +23,14 @@ inline bool reads_input_vectors_in_place(bool nhwc, bool depthwise, bool rotated
   return nhwc && (depthwise || rotated);
 }
 
+// Whether a width-vectorized NCHW CPU variant reads its input planes in place, each task spanning
+// every channel block (the generator's reads_planes_in_place()): 1x1, constant stride 1, a bound
+// on the filters. Such a variant has no shared_staging choice either.
+inline bool reads_planes_in_place(bool nchw_width_vectors, int kernel, int stride,
+                                  int max_filters) {
+  return nchw_width_vectors && kernel == 1 && stride == 1 && max_filters > 0;
+}
+
 // Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`
 // vector registers (32 with AVX-512, else 16): the accumulators, one weight vector per tile vector
 // and one broadcast. `columns` is the tile asked for; at least one column remains.

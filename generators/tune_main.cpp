@@ -173,6 +173,7 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
                                    {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                                    {"shared_staging", cand.shared_staging ? "true" : "false"},
                                    {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
+                                   {"max_filters", std::to_string(v.max_filters)},
                                    {"linear_only", "true"}});
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block and the padding to whole tiles: the runtime's rules (the
@@ -306,11 +307,13 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   const int accumulators_per_vector =
       halconv::generators::accumulators_per_vector(v.groups == "rotated");
   const int registers = halconv::generators::vector_registers(host_vector == 16);
-  const std::vector<bool> shared_options =
+  const bool reads_in_place =
       halconv::generators::reads_input_vectors_in_place(v.layout == "nhwc", v.groups == "depthwise",
-                                                        v.groups == "rotated")
-          ? std::vector<bool>{true}
-          : std::vector<bool>{false, true};
+                                                        v.groups == "rotated") ||
+      halconv::generators::reads_planes_in_place(v.layout == "nchw" && !v.nchw_by_channels,
+                                                 v.kernel, v.stride, v.max_filters);
+  const std::vector<bool> shared_options =
+      reads_in_place ? std::vector<bool>{true} : std::vector<bool>{false, true};
   std::vector<Candidate> out;
   for (int lanes : lanes_options) {
     const int vector_floats = lanes > 0 ? lanes : host_vector;

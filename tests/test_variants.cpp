@@ -550,7 +550,7 @@ TEST(PixelRows, VariantsMatchReference) {
       }
     }
   }
-  // nchw_k1x1_sr_d1_f32, nchw_k1x1_s1_d1, nchw_k1x1_sr_d1 and nchw_generic, each 4 planes x 2.
+  // nchw_k1x1_s1_d1_f32, nchw_k1x1_s1_d1, nchw_k1x1_sr_d1 and nchw_generic, each 4 planes x 2.
   EXPECT_EQ(variants_run, 4 * 4 * 2);
 }
 
@@ -635,7 +635,9 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   // Stride 2 has its own schedule; other strides take the run-time-stride variant.
   EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 2), "conv2d_nhwc_k1x1_s2_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 3), "conv2d_nhwc_k1x1_sr_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_sr_d1_f32_cpu");
+  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_s1_d1_f32_cpu");
+  // It reads its planes in place, stride 1 only; strided ones stage theirs.
+  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
   // channels_first stride 1: the width-vectorized GEMM, whatever the channel count; strided with
   // many channels: by channels.
   EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
