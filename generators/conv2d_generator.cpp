@@ -788,7 +788,7 @@ class Conv2D : public Generator<Conv2D> {
   // staged copy, AOT, 2 threads: the seed's RGB 1x1 layer (1 image) 4.1-4.8 against 5.8-6.4 ms,
   // MobileNet's 112x112x32 -> 64 0.23-0.26 against 0.29-0.34 ms.
   bool reads_input_in_place() const {
-    return kernel_size == 1 && (layout == Layout::NHWC || reads_planes_in_place());
+    return (layout == Layout::NHWC && kernel_size == 1) || reads_planes_in_place();
   }
 
   // Width-vectorized NCHW 1x1 with the constant stride 1 and few filters reads its input planes in

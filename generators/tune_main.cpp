@@ -294,7 +294,8 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   }
   // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
   // staging and dispatch. 28 cuts MobileNet's 112- and 56-row maps into even task counts (with
-  // 32, 112 rows made 4 tasks of unequal size: 0.052 against 0.045 ms, 2 threads).
+  // 32, 112 rows made 4 tasks of unequal size: 0.052 against 0.045 ms, 2 threads, in one A/B; a
+  // later one, after in-place reading, found 8, 28 and 32 rows within noise, 0.050-0.055 ms).
   const std::vector<int> rows_options =
       v.groups == "depthwise" ? std::vector<int>{8, 28, 128} : std::vector<int>{2, 8};
   // AVX-512 grouped variants may also run 8-float vectors (the generator's avx512_vector_lanes):
