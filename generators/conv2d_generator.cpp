@@ -254,6 +254,20 @@ class Conv2D : public Generator<Conv2D> {
         }
       } else if (nhwc) {
         in_rows(c, x, y, n) = zero_filled(c, in_x, in_y, n);
+      } else if (transposes_in_registers()) {
+        // The band's input transposed in blocks of `vec` channels, its rows and channels
+        // zero-filled; its columns are only read inside (see transposes_in_registers()).
+        Region rows_and_channels(4);
+        rows_and_channels[y_dim] = bounded[y_dim];
+        rows_and_channels[c_dim] = bounded[c_dim];
+        Func rows_filled = BoundaryConditions::constant_exterior(input, 0.0f, rows_and_channels);
+        const int vec = vector_floats();
+        in_block(c, x, vblocks, y, n) = rows_filled(x, y, vblocks * vec + c, n);
+        // The column test is per staged pixel, not per lane.
+        const Expr width = input.dim(x_dim).extent();
+        in_rows(c, x, y, n) =
+            select(likely(in_x >= 0 && in_x < width),
+                   in_block(c % vec, clamp(in_x, 0, width - 1), c / vec, in_y, n), 0.0f);
       } else {
         in_rows(c, x, y, n) = zero_filled(in_x, in_y, c, n);
       }
@@ -701,20 +715,30 @@ class Conv2D : public Generator<Conv2D> {
     } else if (staged_by_phase()) {
       in_phases.compute_at(output, task).vectorize(x, vec).reorder_storage(x, phase, y, c, n);
     } else if (!reads_input_in_place() && !reads_zero_filled_input_in_place()) {
-      in_rows.compute_at(output, task);
-      if (by_channels) {
-        // RGB input: channel vectors of three real lanes would read past the channels through
-        // the zero fill, a gather per pixel; a scalar copy is cheaper (4% on the seed's shapes).
-        // Where every filter reads all three (dense), the copy's channel loop has the constant
-        // trip count 3 and is unrolled: a run-time loop of 3 per pixel cost the seed's 3x3
-        // stride-2 layer 18% (AVX-512, 2 threads, 8.4 against 6.9 ms), ResNet's 7x7 stem 10%.
-        const Expr rgb_input = input.dim(channel_dim()).extent() == 3;
-        if (groups_mode == GroupsMode::Dense) {
-          in_rows.specialize(rgb_input && kernel.dim(1).extent() == 3).unroll(c);
+      if (transposes_in_registers()) {
+        // in_rows inlined. Any row width: only a row's last, partial vector is masked.
+        in_block.compute_at(output, task)
+            .bound(c, 0, vec)
+            .split(x, xo, xi, vec, TailStrategy::Predicate)
+            .reorder(xi, c, xo, vblocks, y, n)
+            .vectorize(xi)
+            .unroll(c);
+      } else {
+        if (by_channels) {
+          // RGB input: channel vectors of three real lanes would read past the channels through
+          // the zero fill, a gather per pixel; a scalar copy is cheaper (4% on the seed's
+          // shapes). Where every filter reads all three (dense), the copy's channel loop has the
+          // constant trip count 3 and is unrolled: a run-time loop of 3 per pixel cost the seed's
+          // 3x3 stride-2 layer 18% (AVX-512, 2 threads, 8.4 against 6.9 ms), ResNet's 7x7 stem
+          // 10%.
+          const Expr rgb_input = input.dim(channel_dim()).extent() == 3;
+          if (groups_mode == GroupsMode::Dense) {
+            in_rows.specialize(rgb_input && kernel.dim(1).extent() == 3).unroll(c);
+          }
+          in_rows.specialize(rgb_input);
         }
-        in_rows.specialize(rgb_input);
+        in_rows.compute_at(output, task).vectorize(vdim, vec);
       }
-      in_rows.vectorize(vdim, vec);
       if (!by_channels) {
         in_rows.reorder_storage(x, y, c, n);
         // Unit stride stages by dense copies.
@@ -819,6 +843,22 @@ class Conv2D : public Generator<Conv2D> {
     return halconv::generators::reads_input_vectors_in_place(layout == Layout::NHWC,
                                                              groups_mode == GroupsMode::Depthwise,
                                                              groups_mode == GroupsMode::Rotated);
+  }
+
+  // NCHW rotated variants read their input transposed, (c, x) from planes (x, c). Staged along
+  // channels, each element was a scalar load inserted into its vector (about a quarter of
+  // ResNeXt's 56x56x128 layer). Instead the band is transposed in blocks of 16 channels: each
+  // channel's columns are dense loads, which Halide interleaves into the block's (c, x) order by
+  // shuffles (its store interleaving needs the block's constant channel extent). The tile then
+  // reads the blocks in place, each tap's vector with one column test, as NHWC rotated variants
+  // read their input. Generated objects alone, 2 threads: 0.25-0.33 ms against 0.29-0.37.
+  // Not (yet) the other NCHW variants along channels: the Winograd one with the blocks copied
+  // into zero-filled rows measured 0.84 against 1.23 ms on ResNet's 28x28x128 layer, but
+  // 2.7-3.1 against 2.4-2.5 on its 56x56x64 one and 7% slower on its 7x7x512 one (all columns
+  // masked); that needs the tuner to choose.
+  bool transposes_in_registers() const {
+    return layout == Layout::NCHW && channel_vectors() && groups_mode == GroupsMode::Rotated &&
+           !get_target().has_gpu_feature();
   }
 
   // Width-vectorized stride-2 CPU kernels read every other input column: their input is staged as
@@ -960,10 +1000,10 @@ class Conv2D : public Generator<Conv2D> {
   // Loops that move the tile, between the reduction and y (c where the tile spans rows).
   std::vector<Var> tile_outer_vars;
   Var ci{"ci"}, e{"e"}, phase{"phase"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"},
-      txi{"txi"}, xt{"xt"}, xi{"xi"};
+      txi{"txi"}, xt{"xt"}, xi{"xi"}, xo{"xo"};
   RVar rco{"rco"}, rci{"rci"};
-  Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, block_diagonal{"block_diagonal"},
-      conv{"conv"};
+  Func in_rows{"in_rows"}, in_block{"in_block"}, in_by_filter{"in_by_filter"},
+      block_diagonal{"block_diagonal"}, conv{"conv"};
   // groups_mode=rotated: the accumulators (c, rotation, x, y, n), by input lane, their weights
   // permuted alike, and their taps' reduction.
   Func rotated_sums{"rotated_sums"}, rotated_weight{"rotated_weight"};
