@@ -263,7 +263,7 @@ class Conv2D : public Generator<Conv2D> {
         Func rows_filled = BoundaryConditions::constant_exterior(input, 0.0f, rows_and_channels);
         const int vec = vector_floats();
         in_block(c, x, vblocks, y, n) = rows_filled(x, y, vblocks * vec + c, n);
-        // The column test is per staged pixel, not per lane.
+        // The column test is one per pixel (a channel vector), not one per lane.
         const Expr width = input.dim(x_dim).extent();
         in_rows(c, x, y, n) =
             select(likely(in_x >= 0 && in_x < width),
