@@ -851,11 +851,13 @@ class Conv2D : public Generator<Conv2D> {
   // channel's columns are dense loads, which Halide interleaves into the block's (c, x) order by
   // shuffles (its store interleaving needs the block's constant channel extent). The tile then
   // reads the blocks in place, each tap's vector with one column test, as NHWC rotated variants
-  // read their input. Generated objects alone, 2 threads: 0.25-0.33 ms against 0.29-0.37.
-  // Not (yet) the other NCHW variants along channels: the Winograd one with the blocks copied
-  // into zero-filled rows measured 0.84 against 1.23 ms on ResNet's 28x28x128 layer, but
-  // 2.7-3.1 against 2.4-2.5 on its 56x56x64 one and 7% slower on its 7x7x512 one (all columns
-  // masked); that needs the tuner to choose.
+  // read their input. Generated objects alone, 2 threads: 0.25-0.33 ms against 0.29-0.37;
+  // `halconv bench`, channels_first: 0.38 against 0.43 ms.
+  // Not (yet) the other NCHW variants along channels, whose tiles broadcast from zero-filled rows
+  // copied from the blocks: in `halconv bench` (2 threads, ratios to oneDNN in the same runs)
+  // Winograd and the strided 1x1 stayed within noise on ResNet's 28, 14 and DeepLab's layers and
+  // lost on 56x56x64 (0.83-0.85 against 0.88-0.92) and 7x7x512 (all columns masked). A choice
+  // for the tuner.
   bool transposes_in_registers() const {
     return layout == Layout::NCHW && channel_vectors() && groups_mode == GroupsMode::Rotated &&
            !get_target().has_gpu_feature();
