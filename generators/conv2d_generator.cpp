@@ -223,6 +223,9 @@ class Conv2D : public Generator<Conv2D> {
     const Expr sy = stride > 0 ? Expr(stride.value()) : stride_y;
     const Expr dx = dilation > 0 ? Expr(dilation.value()) : dilation_x;
     const Expr dy = dilation > 0 ? Expr(dilation.value()) : dilation_y;
+    // The last output column whose first tap reads the input: Keras' output (valid or same) never
+    // ends past it, so columns computed beyond it are never stored.
+    const Expr last_reading_column = (input.dim(x_dim).extent() - 1 + pad_left) / sx;
 
     // A 1x1 kernel stages its input at output coordinates: only the pixels a strided kernel reads
     // are copied (a quarter for stride 2), and the tile's loads are dense whatever the run-time
@@ -238,14 +241,13 @@ class Conv2D : public Generator<Conv2D> {
       const Expr in_y = staged_at_output ? y * sy - pad_top : y;
       if (reads_input_in_place()) {
         // A whole tile computes columns past the output's edge, which are never stored; they
-        // read the last output column's pixel. Bounding the output column (likely), not clamping
+        // read the last reading column's pixel. Bounding the output column (likely), not clamping
         // the input one, lets Halide split off the tiles inside the bound, whose columns then
         // step by a constant: with a clamp per column LLVM kept a tile's column addresses in a
         // vector register and extracted one per FMA (MobileNet's 112x112x32 -> 16 layer,
         // AVX-512: 0.125 against 0.163 ms at 1 thread, 0.064 against 0.083 at 2). The row clamp
         // is per row, off the inner loop.
-        const Expr last_column = (input.dim(x_dim).extent() - 1 + pad_left) / sx;
-        const Expr column = min(likely(x), last_column) * sx - pad_left;
+        const Expr column = min(likely(x), last_reading_column) * sx - pad_left;
         const Expr row = clamp(in_y, 0, input.dim(y_dim).extent() - 1);
         if (nhwc) {
           in_rows(c, x, y, n) = input(c, column, row, n);
@@ -429,6 +431,14 @@ class Conv2D : public Generator<Conv2D> {
 
     if (nhwc) {
       output(c, x, y, n) = conv(c, x, y, n);
+    } else if (transposes_in_registers()) {
+      // The band's results along channels (band_out), transposed in blocks of `vec` columns x
+      // `vec` channels (out_block, x innermost), so each plane's row is stored by dense width
+      // vectors. A row's last block repeats a column at or past the output's last.
+      const int vec = vector_floats();
+      band_out(c, x, y, n) = conv(c, x, y, n);
+      out_block(xi, c, xo, y, n) = band_out(c, min(xo * vec + xi, last_reading_column), y, n);
+      output(x, y, c, n) = out_block(x % vec, c, x / vec, y, n);
     } else {
       output(x, y, c, n) = conv(c, x, y, n);
     }
@@ -668,26 +678,34 @@ class Conv2D : public Generator<Conv2D> {
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
     // registers.
     const int rows = std::max(1, band_rows());
-    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
-    if (rows_tile()) {
-      // A channel's band of rows, in tiles of `block` rows.
-      output.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-          .split(yi, bo, bi, block, TailStrategy::GuardWithIf);
-    } else {
-      output.split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
-          .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
-    }
-    // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
-    // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
     const Var& channel_blocks = by_channels ? vo : (rows_tile() ? c : bo);
     const Var& x_tiles = by_channels ? bo : vo;
     const Var& row_tiles = rows_tile() ? bo : yi;
-    if (reads_planes_in_place()) {
-      output.reorder(vi, bi, channel_blocks, x_tiles, row_tiles, yo, n).vectorize(vi, vec);
+    // The Func whose loops move the register tile.
+    Func tile_owner = output;
+    LoopLevel block_level;
+    if (transposes_in_registers()) {
+      block_level = schedule_output_transpose(wide, rows, block);
+      tile_owner = band_out;
     } else {
-      output.reorder(vi, bi, x_tiles, row_tiles, channel_blocks, yo, n).vectorize(vi, vec);
+      output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
+      if (rows_tile()) {
+        // A channel's band of rows, in tiles of `block` rows.
+        output.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+            .split(yi, bo, bi, block, TailStrategy::GuardWithIf);
+      } else {
+        output.split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
+            .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
+      }
+      // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
+      // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
+      if (reads_planes_in_place()) {
+        output.reorder(vi, bi, channel_blocks, x_tiles, row_tiles, yo, n).vectorize(vi, vec);
+      } else {
+        output.reorder(vi, bi, x_tiles, row_tiles, channel_blocks, yo, n).vectorize(vi, vec);
+      }
+      block_level = parallel_tasks(channel_blocks);
     }
-    const LoopLevel block_level = parallel_tasks(channel_blocks);
 
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
@@ -761,11 +779,11 @@ class Conv2D : public Generator<Conv2D> {
     }
     // The tile is computed in the innermost loop that moves it.
     const Var& tile_moves = reads_planes_in_place() ? channel_blocks : x_tiles;
-    conv.compute_at(output, tile_moves).bound_extent(vdim, wide).bound_extent(bdim, block);
+    conv.compute_at(tile_owner, tile_moves).bound_extent(vdim, wide).bound_extent(bdim, block);
     if (groups_mode == GroupsMode::Rotated) {
       // The g accumulators per output vector form the register tile, swept over the taps.
       const int g = halconv::kRotatedGroupChannels;
-      rotated_sums.compute_at(output, x_tiles)
+      rotated_sums.compute_at(tile_owner, x_tiles)
           .bound_extent(c, wide)
           .bound_extent(ci, g)
           .bound_extent(x, block)
@@ -853,11 +871,17 @@ class Conv2D : public Generator<Conv2D> {
   // reads the blocks in place, each tap's vector with one column test, as NHWC rotated variants
   // read their input. Generated objects alone, 2 threads: 0.25-0.33 ms against 0.29-0.37;
   // `halconv bench`, channels_first: 0.38 against 0.43 ms.
+  // Their output goes back the same way (schedule_output_transpose()), where each element of the
+  // tile's channel vectors was extracted and stored alone: `halconv bench`, channels_first, 2
+  // threads, in alternation: 0.24 against 0.26 ms (min), 0.26-0.32 against 0.27-0.34
+  // (median).
   // Not (yet) the other NCHW variants along channels, whose tiles broadcast from zero-filled rows
-  // copied from the blocks: in `halconv bench` (2 threads, ratios to oneDNN in the same runs)
-  // Winograd and the strided 1x1 stayed within noise on ResNet's 28, 14 and DeepLab's layers and
-  // lost on 56x56x64 (0.83-0.85 against 0.88-0.92) and 7x7x512 (all columns masked). A choice
-  // for the tuner.
+  // copied from the blocks, and whose tiles are 32 or 64 channels wide: in `halconv bench` (2
+  // threads, ratios to oneDNN in the same runs) the input transposes kept Winograd and the
+  // strided 1x1 within noise on ResNet's 28, 14 and DeepLab's layers and lost on 56x56x64
+  // (0.83-0.85 against 0.88-0.92) and 7x7x512 (all columns masked); the output transposes lost
+  // 12-20% on Winograd's 56x56x64 and 10% on the strided 1x1 (not understood yet: the band
+  // buffers of 64 channels may crowd L2). A choice for the tuner.
   bool transposes_in_registers() const {
     return layout == Layout::NCHW && channel_vectors() && groups_mode == GroupsMode::Rotated &&
            !get_target().has_gpu_feature();
@@ -877,6 +901,38 @@ class Conv2D : public Generator<Conv2D> {
   bool chunked_reduction() const {
     return chunk_channels() > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
            algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
+  }
+
+  // The output transposed back to planes (see transposes_in_registers()): per channel block over
+  // a band of `rows` rows, register tiles `tile_columns` wide fill band_out (channels innermost),
+  // out_block transposes it, and each channel's rows are stored by width vectors (a partial last
+  // one masked). Both live per block: computed per row with their storage hoisted, Halide's
+  // sliding window made the tiles' row extent a run-time value, so each tile was a heap
+  // allocation; unhoisted, each row's was one (a lock in runtime/scratch_pool.cpp). Returns the
+  // loop of one channel block's work.
+  LoopLevel schedule_output_transpose(int wide, int rows, int tile_columns) {
+    const int vec = vector_floats();
+    output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
+        .split(x, xo, xi, vec, TailStrategy::Predicate)
+        .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+        .reorder(xi, xo, yi, vi, vo, yo, n)
+        .vectorize(xi);
+    const LoopLevel block_level = parallel_tasks(vo);
+    band_out.compute_at(block_level)
+        .bound_extent(c, wide)
+        .split(x, bo, bi, tile_columns, TailStrategy::GuardWithIf)
+        .reorder(c, bi, bo, y, n)
+        .vectorize(c, vec);
+    // Dense channel-vector loads; the `vec` unrolled stores, `vec` floats apart, interleave into
+    // shuffles and dense stores (Halide needs the constant extent of xi for that).
+    out_block.compute_at(block_level)
+        .bound(xi, 0, vec)
+        .bound_extent(c, wide)
+        .split(c, vblocks, lanes, vec)
+        .reorder(lanes, xi, vblocks, xo, y, n)
+        .vectorize(lanes)
+        .unroll(xi);
+    return block_level;
   }
 
   // Winograd on the CPU: a channel block over a band of `rows` output rows (an even count, whole
@@ -1006,6 +1062,7 @@ class Conv2D : public Generator<Conv2D> {
   RVar rco{"rco"}, rci{"rci"};
   Func in_rows{"in_rows"}, in_block{"in_block"}, in_by_filter{"in_by_filter"},
       block_diagonal{"block_diagonal"}, conv{"conv"};
+  Func band_out{"band_out"}, out_block{"out_block"};  // see schedule_output_transpose()
   // groups_mode=rotated: the accumulators (c, rotation, x, y, n), by input lane, their weights
   // permuted alike, and their taps' reduction.
   Func rotated_sums{"rotated_sums"}, rotated_weight{"rotated_weight"};
