@@ -232,7 +232,8 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.device = selection.device;
   im.variant = &detail::find_variant(selection.chosen);
   im.variant_name = im.variant->name;
-  im.run_problem = detail::problem_as_run(*im.variant, problem);
+  const detail::KernelWindow window = detail::run_window(*im.variant, problem);
+  im.run_problem = detail::problem_as_run(*im.variant, window.problem);
   const Problem& run = im.run_problem;
   if (detail::runs_by_phases(*im.variant, run)) im.phases = detail::dilation_phases(run);
   im.band_rows = std::min(detail::streamed_band_rows(*im.variant, run), run.out_h);
@@ -252,8 +253,20 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   const int64_t filters = problem.filters;
   const int64_t blocks = (filters + padding - 1) / padding * (padding / pack);
   const int64_t cin_per_group = problem.in_c / problem.groups;
+  int64_t kernel_h = window.problem.kernel_h, kernel_w = window.problem.kernel_w;
+  std::vector<float> window_taps;
+  if (kernel_h != problem.kernel_h || kernel_w != problem.kernel_w) {
+    // Keras' layout, (kh, kw, ci, filter): each kept row of taps is a contiguous run.
+    const int64_t tap_floats = cin_per_group * filters;
+    for (int64_t ky = 0; ky < kernel_h; ky++) {
+      const float* row =
+          kernel +
+          ((window.first_row_tap + ky) * problem.kernel_w + window.first_col_tap) * tap_floats;
+      window_taps.insert(window_taps.end(), row, row + kernel_w * tap_floats);
+    }
+    kernel = window_taps.data();
+  }
   std::vector<float> transformed;
-  int64_t kernel_h = problem.kernel_h, kernel_w = problem.kernel_w;
   if (im.variant->winograd) {
     transformed = detail::winograd_weights(kernel, cin_per_group, filters);
     kernel = transformed.data();
@@ -397,7 +410,7 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
     }
   } detach{cuda, &in_buf, &out_buf};
   attach(&out_buf, output);
-  im.convolve(p, &in_buf, &out_buf, static_cast<int32_t>(p.activation));
+  im.convolve(im.run_problem, &in_buf, &out_buf, static_cast<int32_t>(p.activation));
   detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync");
 }
 

@@ -122,6 +122,12 @@ std::string Variant::decline_reason(const Problem& p, Device device) const {
   return reason;
 }
 
+KernelWindow run_window(const Variant& v, const Problem& p) {
+  KernelWindow window = taps_reading_input(p);
+  if (!v.decline_reason(window.problem, v.backend).empty()) window = {0, 0, p};
+  return window;
+}
+
 std::vector<Variant> variants() {
   Table& t = table();
   std::lock_guard<std::mutex> lock(t.mutex);
@@ -191,7 +197,8 @@ Selection select_variant(const Problem& problem, Device requested) {
                   ", but device " + device_name(requested) + " was requested");
     }
     selection.device = resolve_device(v.backend);
-    const std::string reason = v.decline_reason(problem, selection.device);
+    const std::string reason =
+        v.decline_reason(detail::run_window(v, problem).problem, selection.device);
     if (!reason.empty()) {
       throw Error(std::string("HALCONV_VARIANT=") + forced + " cannot run " + problem.to_string() +
                   ": " + reason);
@@ -201,9 +208,12 @@ Selection select_variant(const Problem& problem, Device requested) {
     return selection;
   }
   selection.device = resolve_device(requested);
+  // Chosen for the problem as it runs: a variant for the caller's kernel size might stage all the
+  // padding that the dropped taps read.
+  const Problem window = detail::taps_reading_input(problem).problem;
   for (const detail::Variant& v : detail::variants()) {
     if (v.backend != selection.device) continue;  // other devices' variants are not candidates
-    std::string reason = v.decline_reason(problem, selection.device);
+    std::string reason = v.decline_reason(window, selection.device);
     if (reason.empty()) {
       selection.chosen = v.name;
       return selection;
@@ -218,11 +228,16 @@ std::string explain(const Problem& problem, Device device) {
   const Selection s = select_variant(problem, device);
   std::string text = "problem: " + problem.to_string() + "\ndevice: " + device_name(s.device) +
                      "\nchosen: " + s.chosen + (s.forced ? " (forced by HALCONV_VARIANT)" : "");
-  if (detail::runs_by_phases(detail::find_variant(s.chosen), problem)) {
-    text += " (as " + std::to_string(detail::dilation_phases(problem).size()) +
+  const detail::Variant& chosen = detail::find_variant(s.chosen);
+  const Problem window = detail::run_window(chosen, problem).problem;
+  if (detail::runs_by_phases(chosen, window)) {
+    text += " (as " + std::to_string(detail::dilation_phases(window).size()) +
             " undilated dilation phases)";
   }
   text += "\n";
+  if (window.kernel_h != problem.kernel_h || window.kernel_w != problem.kernel_w) {
+    text += "runs as: " + window.to_string() + " (the taps that read only padding dropped)\n";
+  }
   for (const auto& [name, reason] : s.declined) {
     text += "declined: " + name + ": " + reason + "\n";
   }

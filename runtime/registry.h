@@ -18,6 +18,11 @@ struct Variant : VariantSpec {
   std::string decline_reason(const Problem& problem, Device device) const;
 };
 
+// The window v runs p over: p without the taps that read only padding (taps_reading_input) where
+// v serves that problem, as every automatic choice does; otherwise p itself (a variant forced by
+// HALCONV_VARIANT whose kernel size is p's).
+KernelWindow run_window(const Variant& v, const Problem& p);
+
 // A snapshot of the table, best first: registered variants, then the built-in ones.
 std::vector<Variant> variants();
 const Variant& find_variant(const std::string& name);

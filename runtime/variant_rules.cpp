@@ -32,6 +32,25 @@ AxisPhase axis_phase(int64_t phase, int64_t in, int64_t out, int64_t kernel, int
   return a;
 }
 
+// One axis of a KernelWindow: tap k reads input k dilation - pad_before + o stride for the outputs
+// o in [0, out).
+struct AxisTaps {
+  int64_t first, count, pad_before, pad_after;
+};
+
+AxisTaps axis_taps(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation,
+                   int64_t pad_before, int64_t pad_after) {
+  const int64_t span = (out - 1) * stride;
+  // The first tap whose last read is inside, the last whose first read is.
+  const int64_t first = std::max<int64_t>(pad_before - span + dilation - 1, 0) / dilation;
+  const int64_t last = std::min((in - 1 + pad_before) / dilation, kernel - 1);
+  if (first == 0 && last == kernel - 1) return {0, kernel, pad_before, pad_after};
+  if (first > last) return {0, 1, span + 1, -in};  // reads -span - 1 .. -1
+  const int64_t kept_pad_before = pad_before - first * dilation;
+  const int64_t last_read = span + (last - first) * dilation - kept_pad_before;
+  return {first, last - first + 1, kept_pad_before, last_read - (in - 1)};
+}
+
 }  // namespace
 
 std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
@@ -43,6 +62,11 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
   if (v.kernel > 0 && (p.kernel_h != v.kernel || p.kernel_w != v.kernel)) {
     return "kernel_size " + pair_text(p.kernel_h, p.kernel_w) + " (needs " +
            pair_text(v.kernel, v.kernel) + ")";
+  }
+  // Keras never pads a 1x1 kernel, and the 1x1 variants read their input in place; a KernelWindow
+  // cut to one tap may still be padded.
+  if (v.kernel == 1 && (p.pad_top != 0 || p.pad_left != 0)) {
+    return "padding " + pair_text(p.pad_top, p.pad_left) + " before (1x1 variants take none)";
   }
   if (v.stride > 0 && (p.stride_h != v.stride || p.stride_w != v.stride)) {
     return "strides " + pair_text(p.stride_h, p.stride_w) + " (needs " +
@@ -108,6 +132,24 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
   return {};
 }
 
+KernelWindow taps_reading_input(const Problem& p) {
+  KernelWindow window{0, 0, p};
+  const AxisTaps rows =
+      axis_taps(p.in_h, p.out_h, p.kernel_h, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
+  const AxisTaps cols =
+      axis_taps(p.in_w, p.out_w, p.kernel_w, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
+  window.first_row_tap = rows.first;
+  window.first_col_tap = cols.first;
+  Problem& q = window.problem;
+  q.kernel_h = rows.count;
+  q.kernel_w = cols.count;
+  q.pad_top = rows.pad_before;
+  q.pad_bottom = rows.pad_after;
+  q.pad_left = cols.pad_before;
+  q.pad_right = cols.pad_after;
+  return window;
+}
+
 std::vector<DilationPhase> dilation_phases(const Problem& p) {
   std::vector<DilationPhase> phases;
   const bool dilated = (p.dilation_h > 1 && p.kernel_h > 1) || (p.dilation_w > 1 && p.kernel_w > 1);
@@ -165,7 +207,7 @@ namespace {
 bool runs_as_pixel_rows(const VariantSpec& v, const Problem& p) {
   return v.backend == Device::cpu && v.layout == DataFormat::channels_first &&
          !v.nchw_by_channels && !v.winograd && p.kernel_h == 1 && p.kernel_w == 1 &&
-         p.stride_h == 1 && p.stride_w == 1;
+         p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0;
 }
 
 // The row width for a plane of `pixels` in rows of `width` (see problem_as_run).

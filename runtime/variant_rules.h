@@ -10,6 +10,21 @@
 
 namespace halconv::detail {
 
+// The kernel taps that read input for some output pixel, and the problem over them. TensorFlow's
+// SAME rule pads a dilated kernel that is wider than its input, so some of its taps read only
+// padding for every output: they add zeros, yet a variant stages everything its taps read (a
+// dilation of 3888888 on 6 columns stages 7.8 million zero columns per row). The window keeps the
+// taps between the first and the last that read input, on each axis: the kernel is cut to them and
+// the padding before shifted by the first one's offset. Below zero, that padding means the first
+// rows or columns are never read; the variants take it as is. Where every tap of an axis reads only
+// padding, the axis keeps its first tap, padded so that it reads just before the input: every
+// output is then the activated bias, as in TensorFlow (for finite weights).
+struct KernelWindow {
+  int64_t first_row_tap = 0, first_col_tap = 0;  // the window's origin in the caller's kernel
+  Problem problem;                               // the caller's problem when no tap is dropped
+};
+KernelWindow taps_reading_input(const Problem& p);
+
 // Empty when the variant's layout, kernel, stride, dilation and groups mode fit the problem,
 // otherwise why not. The backend is not considered here.
 std::string shape_decline_reason(const VariantSpec& v, const Problem& p);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "halconv/halconv.h"
+#include "variant_rules.h"
 
 namespace halconv {
 namespace {
@@ -39,6 +40,51 @@ TEST(ResolveAxis, SamePaddingPutsTheExtraAtTheEnd) {
     EXPECT_EQ(g.pad_before, r.before) << r.in << " " << r.k << " " << r.s << " " << r.d;
     EXPECT_EQ(g.pad_after, r.after) << r.in << " " << r.k << " " << r.s << " " << r.d;
   }
+}
+
+// The window of taps that read input (detail::taps_reading_input), one axis at a time.
+TEST(KernelWindow, DropsTapsThatReadOnlyPadding) {
+  Conv2DConfig c;
+  c.filters = 2;
+  c.padding = Padding::same;
+  // Dilation 3888888 on 6 columns: SAME pads 3888888 on each side and only the middle tap reads.
+  c.kernel_size = 3;
+  c.dilation_rate = Pair(1, 3888888);
+  detail::KernelWindow w = detail::taps_reading_input(make_problem(c, {1, 7, 6, 2}));
+  EXPECT_EQ(w.first_row_tap, 0);
+  EXPECT_EQ(w.first_col_tap, 1);
+  EXPECT_EQ(w.problem.kernel_h, 3);
+  EXPECT_EQ(w.problem.kernel_w, 1);
+  EXPECT_EQ(w.problem.pad_top, 1);
+  EXPECT_EQ(w.problem.pad_left, 0);
+  EXPECT_EQ(w.problem.pad_right, 0);
+  // Kernel 2 at that dilation: both taps read only padding, so the axis keeps tap 0 reading the 6
+  // columns before the input.
+  c.kernel_size = 2;
+  w = detail::taps_reading_input(make_problem(c, {1, 7, 6, 2}));
+  EXPECT_EQ(w.first_col_tap, 0);
+  EXPECT_EQ(w.problem.kernel_w, 1);
+  EXPECT_EQ(w.problem.pad_left, 6);
+  EXPECT_EQ(w.problem.pad_right, -6);  // the last read is -1
+  // 9 pixels at stride 3, kernel 3, dilation 8: SAME pads 7; tap 0 reads -7, -4, -1, tap 1 reads
+  // 1, 4, 7 and tap 2 reads 9 on: the window starts one pixel in (padding -1).
+  c.kernel_size = 3;
+  c.strides = 3;
+  c.dilation_rate = 8;
+  w = detail::taps_reading_input(make_problem(c, {1, 9, 9, 2}));
+  EXPECT_EQ(w.first_row_tap, 1);
+  EXPECT_EQ(w.problem.kernel_h, 1);
+  EXPECT_EQ(w.problem.pad_top, -1);
+  EXPECT_EQ(w.problem.pad_bottom, -1);  // the last pixel is never read
+  // The window of a window is itself; a layer with no such taps is its own window.
+  const detail::KernelWindow again = detail::taps_reading_input(w.problem);
+  EXPECT_EQ(again.problem.to_string(), w.problem.to_string());
+  Conv2DConfig resnet;
+  resnet.filters = 64;
+  resnet.kernel_size = 3;
+  resnet.padding = Padding::same;
+  const Problem layer = make_problem(resnet, {1, 56, 56, 64});
+  EXPECT_EQ(detail::taps_reading_input(layer).problem.to_string(), layer.to_string());
 }
 
 TEST(MakeProblem, SeedShapes) {

@@ -215,6 +215,49 @@ TEST_P(EveryVariant, StreamedBandsMatchReference) {
   }
 }
 
+// SAME layers on small images with kernels larger than the variant's (or dilated past the image),
+// whose outer taps read only padding: the variant runs the window of taps that read input
+// (detail::taps_reading_input), with its padding shifted, below zero too, and its weights cut.
+TEST_P(EveryVariant, PaddingOnlyTapsDroppedMatchReference) {
+  const detail::Variant& v = variant();
+  if (v.kernel > 1 && v.dilation == 1) {
+    // Undilated, a SAME axis of `in` pixels keeps min(kernel, in + (out - 1) stride) taps, so a
+    // window has v.kernel taps only for some sizes (never 2 at stride 1, nor 3 or 7 at stride 2).
+    bool possible = false;
+    for (int64_t in = 1; in <= 2 * v.kernel; in++) {
+      const int64_t stride = v.stride > 0 ? v.stride : 1;
+      possible |= in + ((in + stride - 1) / stride - 1) * stride == v.kernel;
+    }
+    if (!possible) GTEST_SKIP() << "no SAME layer leaves this variant's kernel as a window";
+  }
+  const ForcedVariant forced(GetParam());
+  CaseGenerator gen{v, std::mt19937(std::hash<std::string>()(GetParam()) & 0xff)};
+  const auto pick = [&gen](std::initializer_list<int64_t> options) { return gen.pick(options); };
+  int ran = 0;
+  for (int attempt = 0; attempt < 2000 && ran < 12; attempt++) {
+    auto [config, shape] = gen.next();
+    config.padding = Padding::same;
+    const auto kernel_extent = [&]() -> int64_t {
+      return v.kernel ? v.kernel + pick({0, 2, 4}) : pick({2, 3, 4, 6});
+    };
+    config.kernel_size = Pair(kernel_extent(), kernel_extent());
+    if (!v.dilation) config.dilation_rate = Pair(pick({1, 2, 5, 40}), pick({1, 3, 7, 100000}));
+    const bool nhwc = v.layout == DataFormat::channels_last;
+    shape[nhwc ? 1 : 2] = pick({1, 2, 3, 4, 9});
+    shape[nhwc ? 2 : 3] = pick({1, 2, 3, 4, 9});
+    const Problem p = make_problem(config, shape);
+    const detail::KernelWindow window = detail::taps_reading_input(p);
+    const Problem& q = window.problem;
+    if (q.kernel_h == p.kernel_h && q.kernel_w == p.kernel_w) continue;  // nothing dropped
+    if (!v.decline_reason(q, v.backend).empty()) continue;
+    EXPECT_LE(run(config, shape, 500 + ran), kTolerance)
+        << p.to_string() << " as " << q.to_string();
+    ran++;
+  }
+  std::printf("%d windows\n", ran);
+  EXPECT_GT(ran, 0) << "no window that the variant serves";
+}
+
 // SAME pads asymmetrically; odd and even sizes at stride 2 (or the variant's fixed stride) catch
 // it.
 TEST_P(EveryVariant, SameOddAndEvenSizes) {
@@ -407,14 +450,16 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
   }
   // A dilation past half the output would make phases under one Winograd tile: direct. One past
   // the whole output leaves one output pixel per phase, and the phases stop at the output's
-  // extent, however large the dilation.
+  // extent, however large the dilation; but there only the centre tap reads input, so the layer
+  // runs as that 1x1 window.
   c.dilation_rate = Pair(33, 2);
   EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, 256}), Device::cpu).chosen,
             "conv2d_nhwc_k3x3_s1_dr_cpu");
   c.dilation_rate = 1000000000;
   const Problem huge = make_problem(c, {1, 5, 6, 256});
   EXPECT_EQ(detail::dilation_phases(huge).size(), 30u);
-  EXPECT_EQ(select_variant(huge, Device::cpu).chosen, "conv2d_nhwc_k3x3_s1_dr_cpu");
+  EXPECT_EQ(select_variant(huge, Device::cpu).chosen, "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_NE(explain(huge, Device::cpu).find("runs as: mb1_5x6x256_k1x1"), std::string::npos);
   c.dilation_rate = 2;
   c.data_format = DataFormat::channels_first;
   EXPECT_EQ(select_variant(make_problem(c, {1, 256, 64, 64}), Device::cpu).chosen,
