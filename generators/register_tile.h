@@ -31,6 +31,13 @@ inline bool reads_planes_in_place(bool nchw_width_vectors, int kernel, int strid
   return nchw_width_vectors && kernel == 1 && stride == 1 && max_filters > 0;
 }
 
+// Whether a width-vectorized NCHW CPU variant tiles a channel's rows (the generator's
+// rows_tile()): depthwise with a constant kernel size. Its tile's block is rows, not the packed
+// filter block, so the AVX-512 object may take its own (avx512_block_size).
+inline bool tiles_rows(bool nchw_width_vectors, bool depthwise, int kernel) {
+  return nchw_width_vectors && depthwise && kernel > 0;
+}
+
 // Columns of a channel-vector tile of `tile_vectors` vectors that fit a file of `registers`
 // vector registers (32 with AVX-512, else 16): the accumulators, one weight vector per tile vector
 // and one broadcast. `columns` is the tile asked for; at least one column remains.

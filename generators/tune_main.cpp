@@ -40,6 +40,11 @@ struct VariantInfo {
   int kernel, stride, dilation;
   bool nchw_by_channels, winograd;
   int max_filters, max_output_pixels;
+  // Whether its tile's block is rows (register_tile.h), which the packing leaves free.
+  bool tiles_rows() const {
+    return halconv::generators::tiles_rows(layout == "nchw" && !nchw_by_channels,
+                                           groups == "depthwise", kernel);
+  }
   // The runtime's description of this variant with these schedule parameters.
   halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1,
                             int avx512_vectors_per_block = 0) const {
@@ -132,12 +137,13 @@ struct Candidate {
 };
 
 // The variant with these parameters, JIT-compiled for one problem, with its buffers.
-// pack_vectors: the packed weight block in vectors (AVX-512 mode: the common file's, which a
-// candidate's wider channel tile spans several of), else 0 for the candidate's own.
+// fixed_pack: the packing the candidate keeps (AVX-512 mode: the common file's; a wider channel
+// tile spans several packed blocks, a row tile takes its own rows), else none: its own.
 class CompiledCandidate {
  public:
-  CompiledCandidate(const VariantInfo& v, const Candidate& cand, int pack_vectors,
-                    const halconv::Problem& p, const Halide::Target& target);
+  CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                    const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
+                    const Halide::Target& target);
   double run_ms() {
     const auto t0 = Clock::now();
     pipeline_.realize(output_, target_);
@@ -152,11 +158,14 @@ class CompiledCandidate {
   Halide::Pipeline pipeline_;
 };
 
-CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand, int pack_vectors,
+CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                                     const std::optional<Candidate>& fixed_pack,
                                      const halconv::Problem& p, const Halide::Target& target)
     : target_(target) {
-  if (pack_vectors == 0) pack_vectors = cand.vectors_per_block;
+  const int pack_vectors = fixed_pack ? fixed_pack->vectors_per_block : cand.vectors_per_block;
   const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
+  const int pack_block = fixed_pack && v.tiles_rows() ? fixed_pack->block_size : cand.block_size;
+  const int avx512_block = cand.block_size != pack_block ? cand.block_size : 0;
   Halide::GeneratorContext context(target);
   auto gen = Halide::Internal::GeneratorRegistry::create("conv2d", context);
   gen->set_generator_param_values({{"layout", v.layout},
@@ -168,7 +177,8 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
                                    {"algorithm", v.winograd ? "winograd" : "direct"},
                                    {"vectors_per_block", std::to_string(pack_vectors)},
                                    {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
-                                   {"block_size", std::to_string(cand.block_size)},
+                                   {"block_size", std::to_string(pack_block)},
+                                   {"avx512_block_size", std::to_string(avx512_block)},
                                    {"rows_per_task", std::to_string(cand.rows_per_task)},
                                    {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                                    {"shared_staging", cand.shared_staging ? "true" : "false"},
@@ -178,7 +188,7 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block and the padding to whole tiles: the runtime's rules (the
   // generator's filter_pack() and tile_filters() match them).
-  const halconv::VariantSpec spec = v.spec(pack_vectors, cand.block_size, avx512_vectors);
+  const halconv::VariantSpec spec = v.spec(pack_vectors, pack_block, avx512_vectors);
   const int pack = static_cast<int>(halconv::detail::filter_tile(spec));
   const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
   const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
@@ -240,20 +250,21 @@ std::vector<double> median_ms_interleaved(const std::vector<CompiledCandidate*>&
 // The search's measure: the candidate's median time relative to the reference's (the default's),
 // the two interleaved for at least 0.25 s.
 double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
-                     int pack_vectors, const halconv::Problem& p, const Halide::Target& target) {
-  CompiledCandidate compiled(v, cand, pack_vectors, p, target);
+                     const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
+                     const Halide::Target& target) {
+  CompiledCandidate compiled(v, cand, fixed_pack, p, target);
   const std::vector<double> ms = median_ms_interleaved({&compiled, &reference}, 7, 0.25);
   return ms[0] / ms[1];
 }
 
 // The final round's measure: every finalist's median ms, interleaved for at least 1.5 s.
 std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
-                                     int pack_vectors, const halconv::Problem& p,
-                                     const Halide::Target& target) {
+                                     const std::optional<Candidate>& fixed_pack,
+                                     const halconv::Problem& p, const Halide::Target& target) {
   std::vector<std::unique_ptr<CompiledCandidate>> owned;
   std::vector<CompiledCandidate*> compiled;
   for (const Candidate& cand : cands) {
-    owned.push_back(std::make_unique<CompiledCandidate>(v, cand, pack_vectors, p, target));
+    owned.push_back(std::make_unique<CompiledCandidate>(v, cand, fixed_pack, p, target));
     compiled.push_back(owned.back().get());
   }
   return median_ms_interleaved(compiled, 15, 1.5);
@@ -291,6 +302,11 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
         (!by_channels && v.groups == "dense");
     for (int vpb = 2 * vpbs[0]; wider_tiles && vpb <= 4; vpb *= 2) vpbs.push_back(vpb);
     if (!by_channels) blocks_descending = {fixed_pack->block_size};
+    if (v.tiles_rows()) {
+      // Its tile's block is rows and its width pads nothing: both free of the packing.
+      vpbs = {1, 2};
+      blocks_descending = {8, 6, 4, 2};
+    }
   }
   // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
   // staging and dispatch. 28 cuts MobileNet's 112- and 56-row maps into even task counts (with
@@ -493,11 +509,12 @@ int main(int argc, char** argv) {
                                 committed_value("shared_staging", job_default.shared_staging),
                                 avx512_mode ? entry_value(schedules, job.v, "vector_lanes", 0) : 0};
       const int pack_vectors = job.fixed_pack ? job.fixed_pack->vectors_per_block : 0;
+      const std::optional<Candidate>& pack = job.fixed_pack;
       // Search: each candidate timed against the default, compiled once per shape.
       std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
       for (const auto& [name, p] : job.shapes) {
         default_compiled[name] =
-            std::make_unique<CompiledCandidate>(job.v, job_default, pack_vectors, p, target);
+            std::make_unique<CompiledCandidate>(job.v, job_default, pack, p, target);
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
@@ -505,8 +522,7 @@ int main(int argc, char** argv) {
            candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack, only_vectors)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
-          log_sum += std::log(
-              relative_time(*default_compiled[name], job.v, cand, pack_vectors, p, target));
+          log_sum += std::log(relative_time(*default_compiled[name], job.v, cand, pack, p, target));
           done++;
         }
         ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
@@ -531,7 +547,7 @@ int main(int argc, char** argv) {
       }
       std::vector<std::map<std::string, double>> final_ms(unique.size());
       for (const auto& [name, p] : job.shapes) {
-        const std::vector<double> ms = time_interleaved(job.v, unique, pack_vectors, p, target);
+        const std::vector<double> ms = time_interleaved(job.v, unique, pack, p, target);
         for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
       }
       // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
@@ -570,7 +586,9 @@ int main(int argc, char** argv) {
       if (!avx512_mode || winner.vectors_per_block != pack_vectors) {
         entry["vectors_per_block"] = winner.vectors_per_block;
       }
-      if (!avx512_mode || !block_is_pack(job.v)) entry["block_size"] = winner.block_size;
+      if (!avx512_mode || !block_is_pack(job.v) || job.v.tiles_rows()) {
+        entry["block_size"] = winner.block_size;
+      }
       entry["rows_per_task"] = winner.rows_per_task;
       entry["reduction_chunk"] = winner.reduction_chunk;
       entry["shared_staging"] = winner.shared_staging;
