@@ -509,12 +509,11 @@ int main(int argc, char** argv) {
                                 committed_value("shared_staging", job_default.shared_staging),
                                 avx512_mode ? entry_value(schedules, job.v, "vector_lanes", 0) : 0};
       const int pack_vectors = job.fixed_pack ? job.fixed_pack->vectors_per_block : 0;
-      const std::optional<Candidate>& pack = job.fixed_pack;
       // Search: each candidate timed against the default, compiled once per shape.
       std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
       for (const auto& [name, p] : job.shapes) {
         default_compiled[name] =
-            std::make_unique<CompiledCandidate>(job.v, job_default, pack, p, target);
+            std::make_unique<CompiledCandidate>(job.v, job_default, job.fixed_pack, p, target);
         done++;
       }
       std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
@@ -522,7 +521,8 @@ int main(int argc, char** argv) {
            candidates_for(job.v, job.in_channels, host_vector, job.fixed_pack, only_vectors)) {
         double log_sum = 0;
         for (const auto& [name, p] : job.shapes) {
-          log_sum += std::log(relative_time(*default_compiled[name], job.v, cand, pack, p, target));
+          log_sum += std::log(
+              relative_time(*default_compiled[name], job.v, cand, job.fixed_pack, p, target));
           done++;
         }
         ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
@@ -547,7 +547,7 @@ int main(int argc, char** argv) {
       }
       std::vector<std::map<std::string, double>> final_ms(unique.size());
       for (const auto& [name, p] : job.shapes) {
-        const std::vector<double> ms = time_interleaved(job.v, unique, pack, p, target);
+        const std::vector<double> ms = time_interleaved(job.v, unique, job.fixed_pack, p, target);
         for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
       }
       // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
