@@ -910,8 +910,10 @@ class Conv2D : public Generator<Conv2D> {
   // out_block transposes it, and each channel's rows are stored by width vectors (a partial last
   // one masked). Both live per block: computed per row with their storage hoisted, Halide's
   // sliding window made the tiles' row extent a run-time value, so each tile was a heap
-  // allocation; unhoisted, each row's was one (a lock in runtime/scratch_pool.cpp). Returns the
-  // loop of one channel block's work.
+  // allocation; unhoisted, each row's was one (a lock in runtime/scratch_pool.cpp). The tile's
+  // columns are unrolled into band_out, so its accumulators stay in registers: as a loop they went
+  // through the stack, 512-bit stores read back as 256-bit halves. Returns the loop of one channel
+  // block's work.
   LoopLevel schedule_output_transpose(int wide, int rows, int tile_columns) {
     const int vec = vector_floats();
     output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
@@ -924,7 +926,8 @@ class Conv2D : public Generator<Conv2D> {
         .bound_extent(c, wide)
         .split(x, bo, bi, tile_columns, TailStrategy::GuardWithIf)
         .reorder(c, bi, bo, y, n)
-        .vectorize(c, vec);
+        .vectorize(c, vec)
+        .unroll(bi);
     // Dense channel-vector loads; the `vec` unrolled stores, `vec` floats apart, interleave into
     // shuffles and dense stores (Halide needs the constant extent of xi for that).
     out_block.compute_at(block_level)
