@@ -1,6 +1,6 @@
 # halconv_add_conv2d(NAME <name> LAYOUT nhwc|nchw KERNEL <k>|<k>x<k>|any STRIDE <s>|any
 #                    DILATION <d>|any [GROUPS dense|grouped|depthwise|narrow|block_diagonal|
-#                    rotated]
+#                    rotated|whole_groups]
 #                    [TARGETS host|cuda|opencl ...] [SCHEDULE <schedule json>|defaults])
 #
 # Generates a Conv2D variant specialized for your problem at your build time, with halconv's own
@@ -29,9 +29,9 @@ function(halconv_add_conv2d)
   if (NOT ARG_LAYOUT MATCHES "^(nhwc|nchw)$")
     message(FATAL_ERROR "halconv_add_conv2d: LAYOUT must be nhwc or nchw, got '${ARG_LAYOUT}'")
   endif ()
-  if (NOT ARG_GROUPS MATCHES "^(dense|grouped|depthwise|narrow|block_diagonal|rotated)$")
+  if (NOT ARG_GROUPS MATCHES "^(dense|grouped|depthwise|narrow|block_diagonal|rotated|whole_groups)$")
     message(FATAL_ERROR
-            "halconv_add_conv2d: GROUPS must be dense, grouped, depthwise, narrow, block_diagonal or rotated")
+            "halconv_add_conv2d: GROUPS must be dense, grouped, depthwise, narrow, block_diagonal, rotated or whole_groups")
   endif ()
   # "any" is a run-time value (0 for the generator); a kernel may be written 3 or 3x3 (square).
   foreach (arg KERNEL STRIDE DILATION)

@@ -18,7 +18,7 @@ using namespace Halide;
 using halconv::Activation;
 
 enum class Layout { NHWC, NCHW };
-enum class GroupsMode { Dense, Grouped, Depthwise, Narrow, BlockDiagonal, Rotated };
+enum class GroupsMode { Dense, Grouped, Depthwise, Narrow, BlockDiagonal, Rotated, WholeGroups };
 enum class Algorithm { Direct, Winograd };
 
 // Winograd F(2x2, 3x3) (Lavin and Gray, 2016): a 4x4 input tile, transformed by B^T d B and
@@ -128,7 +128,8 @@ class Conv2D : public Generator<Conv2D> {
                                           {"depthwise", GroupsMode::Depthwise},
                                           {"narrow", GroupsMode::Narrow},
                                           {"block_diagonal", GroupsMode::BlockDiagonal},
-                                          {"rotated", GroupsMode::Rotated}}};
+                                          {"rotated", GroupsMode::Rotated},
+                                          {"whole_groups", GroupsMode::WholeGroups}}};
   // NCHW only: vectorize along output channels, as NHWC does, instead of along width. The input
   // rows are transposed as they are staged and the output tile as it is stored, so layers with
   // many channels run the NHWC inner loop; the width-vectorized form stays better for a few.
@@ -256,20 +257,18 @@ class Conv2D : public Generator<Conv2D> {
         }
       } else if (nhwc) {
         in_rows(c, x, y, n) = zero_filled(c, in_x, in_y, n);
-      } else if (transposes_in_registers()) {
-        // The band's input transposed in blocks of `vec` channels, its rows and channels
-        // zero-filled; its columns are only read inside (see transposes_in_registers()).
+      } else if (rows_tile()) {
+        // Zeros, then the input's columns copied over them by dense vectors (a row's last one
+        // masked). Zero-filled per element, each vector that straddles a row's edge was a
+        // gather: a third of the whole-groups variant's time (ResNeXt's 56x56x128 layer, 1
+        // thread, Halide profiler: 0.22 of 0.56 ms, then 0.07 of 0.43).
         Region rows_and_channels(4);
         rows_and_channels[y_dim] = bounded[y_dim];
         rows_and_channels[c_dim] = bounded[c_dim];
         Func rows_filled = BoundaryConditions::constant_exterior(input, 0.0f, rows_and_channels);
-        const int vec = vector_floats();
-        in_block(c, x, vblocks, y, n) = rows_filled(x, y, vblocks * vec + c, n);
-        // The column test is one per pixel (a channel vector), not one per lane.
-        const Expr width = input.dim(x_dim).extent();
-        in_rows(c, x, y, n) =
-            select(likely(in_x >= 0 && in_x < width),
-                   in_block(c % vec, clamp(in_x, 0, width - 1), c / vec, in_y, n), 0.0f);
+        in_rows(c, x, y, n) = 0.0f;
+        in_columns = RDom(0, input.dim(x_dim).extent(), "in_columns");
+        in_rows(c, in_columns, y, n) = rows_filled(in_columns, y, c, n);
       } else {
         in_rows(c, x, y, n) = zero_filled(in_x, in_y, c, n);
       }
@@ -389,10 +388,10 @@ class Conv2D : public Generator<Conv2D> {
       // every product useful, where block-diagonal weights multiply vector / g times the work,
       // most of it by zero. Filter f = g q + j then sums accumulator r at lane g q + (j + r) % g:
       // one lane rotation within groups per accumulator and output pixel.
-      _halide_user_assert(channel_vectors() && !get_target().has_gpu_feature() &&
-                          !staged_at_output && chunk_channels() == 0)
-          << "groups_mode=rotated is for CPU variants vectorized along channels, kernels over "
-             "1x1, no reduction_chunk (it reduces over taps only)";
+      _halide_user_assert(nhwc && !get_target().has_gpu_feature() && !staged_at_output &&
+                          chunk_channels() == 0)
+          << "groups_mode=rotated is for NHWC CPU variants, kernels over 1x1, no reduction_chunk "
+             "(it reduces over taps only); NCHW layers take groups_mode=whole_groups";
       const int g = halconv::kRotatedGroupChannels;
       rotated_weight(c, ci, x, y, n) = kernel(c / g * g + (c % g + g - ci) % g, c % g, x, y, n);
       RDom taps(0, kw, 0, kh, "taps");
@@ -403,6 +402,18 @@ class Conv2D : public Generator<Conv2D> {
       RDom rotation(0, g, "rotation");
       conv(c, x, y, n) += rotated_sums(c / g * g + (c % g + rotation) % g, rotation, x, y, n);
       reductions = {rotation};
+    } else if (groups_mode == GroupsMode::WholeGroups) {
+      // Grouped with g = kRotatedGroupChannels input channels and g filters per group, both
+      // constants: a width-vectorized NCHW tile holds a whole group's filters over a band of rows,
+      // so each input row vector it loads serves g filters and every output row under it (see
+      // rows_tile()).
+      _halide_user_assert(rows_tile())
+          << "groups_mode=whole_groups is for width-vectorized NCHW CPU variants of a constant "
+             "kernel size";
+      const int g = halconv::kRotatedGroupChannels;
+      RDom r(0, g, 0, kw, 0, kh, "r");
+      conv(c, x, y, n) += weight(c, r.x, r.y, r.z) * tap(c / g * g + r.x, r.y, r.z);
+      reductions = {r};
     } else if (groups_mode == GroupsMode::Depthwise) {
       // One input channel per output channel (depth multiplier 1; the generic variant covers
       // others).
@@ -431,14 +442,6 @@ class Conv2D : public Generator<Conv2D> {
 
     if (nhwc) {
       output(c, x, y, n) = conv(c, x, y, n);
-    } else if (transposes_in_registers()) {
-      // The band's results along channels (band_out), transposed in blocks of `vec` columns x
-      // `vec` channels (out_block, x innermost), so each plane's row is stored by dense width
-      // vectors. A row's last block repeats a column at or past the output's last.
-      const int vec = vector_floats();
-      band_out(c, x, y, n) = conv(c, x, y, n);
-      out_block(xi, c, xo, y, n) = band_out(c, min(xo * vec + xi, last_reading_column), y, n);
-      output(x, y, c, n) = out_block(x % vec, c, x / vec, y, n);
     } else {
       output(x, y, c, n) = conv(c, x, y, n);
     }
@@ -454,7 +457,7 @@ class Conv2D : public Generator<Conv2D> {
     // Dense blocks (the runtime packs them so): a filter's weights for consecutive input channels
     // sit a constant distance apart, so the inner loop steps its weight pointer by a constant.
     kernel.dim(1).set_stride(pack);
-    if (groups_mode == GroupsMode::Rotated)
+    if (groups_mode == GroupsMode::Rotated || groups_mode == GroupsMode::WholeGroups)
       kernel.dim(1).set_extent(halconv::kRotatedGroupChannels);
     if (winograd_staged) {
       // Any width stride: the runtime passes a dilated layer's phases as strided views of the
@@ -553,7 +556,7 @@ class Conv2D : public Generator<Conv2D> {
       std::vector<VarOrRVar> order(tile_vars.begin(), tile_vars.end());
       order.insert(order.end(), reduction.begin(), reduction.end());
       order.insert(order.end(), tile_outer_vars.begin(), tile_outer_vars.end());
-      order.push_back(rows_tile() ? c : y);
+      if (!whole_groups()) order.push_back(rows_tile() ? c : y);
       return order;
     };
     // RGB input (the seed's shapes, network stems): three input channels as constants,
@@ -571,13 +574,19 @@ class Conv2D : public Generator<Conv2D> {
       }
       std::vector<VarOrRVar> order = reduce_order(reduction);
       order.push_back(n);
+      if (whole_groups()) {
+        order = {lanes, vblocks, c, r[2], y, r[1], r[0], n};
+      }
       reduce.reorder(order);
       if (groups_mode == GroupsMode::Dense) {
         reduce.specialize(rgb).unroll(r[0]);
       }
       if (rows_tile()) {
-        // All taps in one block: a row vector loaded once serves every output row under it.
-        reduce.unroll(r[0]).unroll(r[1]);
+        // All taps in one block: a row vector loaded once serves every output row under it (and,
+        // for whole groups, every filter of the group). Whole groups keep their input channels a
+        // loop: unrolled, LLVM hoisted all 144 weight broadcasts out of the tile loops and
+        // spilled them (ResNeXt's 56x56x128 layer, 2 threads: 0.22-0.25 ms against 0.25-0.30).
+        for (int i = whole_groups() ? 1 : 0; i < r.dimensions(); i++) reduce.unroll(r[i]);
       }
       if (groups_mode == GroupsMode::Grouped) {
         reduce.specialize(groups == 1 && rgb).unroll(r[0]);
@@ -679,34 +688,33 @@ class Conv2D : public Generator<Conv2D> {
     // full (the runtime pads the weights' filter dimension to whole tiles) so it stays in
     // registers.
     const int rows = std::max(1, band_rows());
-    const Var& channel_blocks = by_channels ? vo : (rows_tile() ? c : bo);
+    const Var& channel_blocks = by_channels ? vo : (whole_groups() ? go : (rows_tile() ? c : bo));
     const Var& x_tiles = by_channels ? bo : vo;
     const Var& row_tiles = rows_tile() ? bo : yi;
-    // The Func whose loops move the register tile.
-    Func tile_owner = output;
-    LoopLevel block_level;
-    if (transposes_in_registers()) {
-      block_level = schedule_output_transpose(wide, rows, block);
-      tile_owner = band_out;
+    output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
+    if (rows_tile()) {
+      // A channel's band of rows, in tiles of `block` rows. Split into tiles first, then bands of
+      // tiles: the bound on the image's rows then skips whole tiles of the last band, where
+      // splitting the band's rows into tiles computed every tile of it (MobileNet's 112x112
+      // depthwise layer in bands of 128 rows: 22 tiles of 6 for 19).
+      output.split(y, yt, bi, block, TailStrategy::GuardWithIf)
+          .split(yt, yo, bo, std::max(1, rows / block), TailStrategy::GuardWithIf);
+      if (whole_groups()) {
+        output.split(c, go, gi, halconv::kRotatedGroupChannels, TailStrategy::GuardWithIf)
+            .reorder(vi, bi, gi, vo, bo);
+      }
     } else {
-      output.split(vdim, vo, vi, wide, TailStrategy::GuardWithIf);
-      if (rows_tile()) {
-        // A channel's band of rows, in tiles of `block` rows.
-        output.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-            .split(yi, bo, bi, block, TailStrategy::GuardWithIf);
-      } else {
-        output.split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
-            .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
-      }
-      // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
-      // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
-      if (reads_planes_in_place()) {
-        output.reorder(vi, bi, channel_blocks, x_tiles, row_tiles, yo, n).vectorize(vi, vec);
-      } else {
-        output.reorder(vi, bi, x_tiles, row_tiles, channel_blocks, yo, n).vectorize(vi, vec);
-      }
-      block_level = parallel_tasks(channel_blocks);
+      output.split(bdim, bo, bi, block, TailStrategy::GuardWithIf)
+          .split(y, yo, yi, rows, TailStrategy::GuardWithIf);
     }
+    // A channel block sweeps a band of `rows` output rows of one image tile by tile, its weights
+    // staying in cache; a parallel task is one such sweep, or the band's sweeps of every block.
+    if (reads_planes_in_place()) {
+      output.reorder(vi, bi, channel_blocks, x_tiles, row_tiles, yo, n).vectorize(vi, vec);
+    } else {
+      output.reorder(vi, bi, x_tiles, row_tiles, channel_blocks, yo, n).vectorize(vi, vec);
+    }
+    const LoopLevel block_level = parallel_tasks(channel_blocks);
 
     // Stage the zero-filled input rows once per task, so the inner loop has no bounds tests; the
     // staged copy is laid out along the vectorized dimension (NCHW by channels transposes here).
@@ -734,29 +742,25 @@ class Conv2D : public Generator<Conv2D> {
     } else if (staged_by_phase()) {
       in_phases.compute_at(output, task).vectorize(x, vec).reorder_storage(x, phase, y, c, n);
     } else if (!reads_input_in_place() && !reads_zero_filled_input_in_place()) {
-      if (transposes_in_registers()) {
-        // in_rows inlined. Any row width: only a row's last, partial vector is masked.
-        in_block.compute_at(output, task)
-            .bound(c, 0, vec)
-            .split(x, xo, xi, vec, TailStrategy::Predicate)
-            .reorder(xi, c, xo, vblocks, y, n)
-            .vectorize(xi)
-            .unroll(c);
-      } else {
-        if (by_channels) {
-          // RGB input: channel vectors of three real lanes would read past the channels through
-          // the zero fill, a gather per pixel; a scalar copy is cheaper (4% on the seed's
-          // shapes). Where every filter reads all three (dense), the copy's channel loop has the
-          // constant trip count 3 and is unrolled: a run-time loop of 3 per pixel cost the seed's
-          // 3x3 stride-2 layer 18% (AVX-512, 2 threads, 8.4 against 6.9 ms), ResNet's 7x7 stem
-          // 10%.
-          const Expr rgb_input = input.dim(channel_dim()).extent() == 3;
-          if (groups_mode == GroupsMode::Dense) {
-            in_rows.specialize(rgb_input && kernel.dim(1).extent() == 3).unroll(c);
-          }
-          in_rows.specialize(rgb_input);
+      if (by_channels) {
+        // RGB input: channel vectors of three real lanes would read past the channels through
+        // the zero fill, a gather per pixel; a scalar copy is cheaper (4% on the seed's
+        // shapes). Where every filter reads all three (dense), the copy's channel loop has the
+        // constant trip count 3 and is unrolled: a run-time loop of 3 per pixel cost the seed's
+        // 3x3 stride-2 layer 18% (AVX-512, 2 threads, 8.4 against 6.9 ms), ResNet's 7x7 stem
+        // 10%.
+        const Expr rgb_input = input.dim(channel_dim()).extent() == 3;
+        if (groups_mode == GroupsMode::Dense) {
+          in_rows.specialize(rgb_input && kernel.dim(1).extent() == 3).unroll(c);
         }
-        in_rows.compute_at(output, task).vectorize(vdim, vec);
+        in_rows.specialize(rgb_input);
+      }
+      in_rows.compute_at(output, task).vectorize(vdim, vec);
+      if (rows_tile()) {
+        in_rows.update()
+            .split(in_columns.x, rco, rci, vec, TailStrategy::Predicate)
+            .vectorize(rci)
+            .reorder(rci, rco, y, c, n);
       }
       if (!by_channels) {
         in_rows.reorder_storage(x, y, c, n);
@@ -780,11 +784,12 @@ class Conv2D : public Generator<Conv2D> {
     }
     // The tile is computed in the innermost loop that moves it.
     const Var& tile_moves = reads_planes_in_place() ? channel_blocks : x_tiles;
-    conv.compute_at(tile_owner, tile_moves).bound_extent(vdim, wide).bound_extent(bdim, block);
+    conv.compute_at(output, tile_moves).bound_extent(vdim, wide).bound_extent(bdim, block);
+    if (whole_groups()) conv.bound_extent(c, halconv::kRotatedGroupChannels);
     if (groups_mode == GroupsMode::Rotated) {
       // The g accumulators per output vector form the register tile, swept over the taps.
       const int g = halconv::kRotatedGroupChannels;
-      rotated_sums.compute_at(tile_owner, x_tiles)
+      rotated_sums.compute_at(output, x_tiles)
           .bound_extent(c, wide)
           .bound_extent(ci, g)
           .bound_extent(x, block)
@@ -800,8 +805,10 @@ class Conv2D : public Generator<Conv2D> {
       conv.reorder_storage(vdim, bdim, y, n);
     }
     tile_vars = {lanes, vblocks, bdim};
+    if (whole_groups()) tile_vars.push_back(c);
     return [vdim, bdim, vec, this](Stage s) {
       s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
+      if (whole_groups()) s.reorder(lanes, vblocks, bdim, c).unroll(c);
     };
   }
 
@@ -823,8 +830,12 @@ class Conv2D : public Generator<Conv2D> {
   bool rows_tile() const {
     return halconv::generators::tiles_rows(
         layout == Layout::NCHW && !channel_vectors() && !get_target().has_gpu_feature(),
-        groups_mode == GroupsMode::Depthwise, kernel_size);
+        groups_mode == GroupsMode::Depthwise || groups_mode == GroupsMode::WholeGroups,
+        kernel_size);
   }
+
+  // A rows tile over a whole group's filters (groups_mode=whole_groups).
+  bool whole_groups() const { return groups_mode == GroupsMode::WholeGroups; }
 
   // NHWC 1x1 reads its input in place, unstaged: a 1x1 kernel never pads (TensorFlow's SAME
   // total, max((ceil(in / s) - 1) s + 1 - in, 0), is 0), so there is nothing to zero-fill, and a
@@ -865,30 +876,6 @@ class Conv2D : public Generator<Conv2D> {
                                                              groups_mode == GroupsMode::Rotated);
   }
 
-  // NCHW rotated variants read their input transposed, (c, x) from planes (x, c). Staged along
-  // channels, each element was a scalar load inserted into its vector (about a quarter of
-  // ResNeXt's 56x56x128 layer). Instead the band is transposed in blocks of 16 channels: each
-  // channel's columns are dense loads, which Halide interleaves into the block's (c, x) order by
-  // shuffles (its store interleaving needs the block's constant channel extent). The tile then
-  // reads the blocks in place, each tap's vector with one column test, as NHWC rotated variants
-  // read their input. Generated objects alone, 2 threads: 0.25-0.33 ms against 0.29-0.37;
-  // `halconv bench`, channels_first: 0.38 against 0.43 ms.
-  // Their output goes back the same way (schedule_output_transpose()), where each element of the
-  // tile's channel vectors was extracted and stored alone: `halconv bench`, channels_first, 2
-  // threads, in alternation: 0.24 against 0.26 ms (min), 0.26-0.32 against 0.27-0.34
-  // (median).
-  // Not (yet) the other NCHW variants along channels, whose tiles broadcast from zero-filled rows
-  // copied from the blocks, and whose tiles are 32 or 64 channels wide: in `halconv bench` (2
-  // threads, ratios to oneDNN in the same runs) the input transposes kept Winograd and the
-  // strided 1x1 within noise on ResNet's 28, 14 and DeepLab's layers and lost on 56x56x64
-  // (0.83-0.85 against 0.88-0.92) and 7x7x512 (all columns masked); the output transposes lost
-  // 12-20% on Winograd's 56x56x64 and 10% on the strided 1x1 (not understood yet: the band
-  // buffers of 64 channels may crowd L2). A choice for the tuner.
-  bool transposes_in_registers() const {
-    return layout == Layout::NCHW && channel_vectors() && groups_mode == GroupsMode::Rotated &&
-           !get_target().has_gpu_feature();
-  }
-
   // Width-vectorized stride-2 CPU kernels read every other input column: their input is staged as
   // two phases (even and odd columns), where each tap's width vector is a dense load, not a
   // strided one (a shuffle of two loads per vector on x86).
@@ -903,41 +890,6 @@ class Conv2D : public Generator<Conv2D> {
   bool chunked_reduction() const {
     return chunk_channels() > 0 && channel_vectors() && groups_mode != GroupsMode::Depthwise &&
            algorithm == Algorithm::Direct && !get_target().has_gpu_feature();
-  }
-
-  // The output transposed back to planes (see transposes_in_registers()): per channel block over
-  // a band of `rows` rows, register tiles `tile_columns` wide fill band_out (channels innermost),
-  // out_block transposes it, and each channel's rows are stored by width vectors (a partial last
-  // one masked). Both live per block: computed per row with their storage hoisted, Halide's
-  // sliding window made the tiles' row extent a run-time value, so each tile was a heap
-  // allocation; unhoisted, each row's was one (a lock in runtime/scratch_pool.cpp). The tile's
-  // columns are unrolled into band_out, so its accumulators stay in registers: as a loop they went
-  // through the stack, 512-bit stores read back as 256-bit halves. Returns the loop of one channel
-  // block's work.
-  LoopLevel schedule_output_transpose(int wide, int rows, int tile_columns) {
-    const int vec = vector_floats();
-    output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
-        .split(x, xo, xi, vec, TailStrategy::Predicate)
-        .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-        .reorder(xi, xo, yi, vi, vo, yo, n)
-        .vectorize(xi);
-    const LoopLevel block_level = parallel_tasks(vo);
-    band_out.compute_at(block_level)
-        .bound_extent(c, wide)
-        .split(x, bo, bi, tile_columns, TailStrategy::GuardWithIf)
-        .reorder(c, bi, bo, y, n)
-        .vectorize(c, vec)
-        .unroll(bi);
-    // Dense channel-vector loads; the `vec` unrolled stores, `vec` floats apart, interleave into
-    // shuffles and dense stores (Halide needs the constant extent of xi for that).
-    out_block.compute_at(block_level)
-        .bound(xi, 0, vec)
-        .bound_extent(c, wide)
-        .split(c, vblocks, lanes, vec)
-        .reorder(lanes, xi, vblocks, xo, y, n)
-        .vectorize(lanes)
-        .unroll(xi);
-    return block_level;
   }
 
   // Winograd on the CPU: a channel block over a band of `rows` output rows (an even count, whole
@@ -1062,12 +1014,14 @@ class Conv2D : public Generator<Conv2D> {
   std::vector<Var> tile_vars;  // the tile's loops, innermost first, that sit inside the reduction
   // Loops that move the tile, between the reduction and y (c where the tile spans rows).
   std::vector<Var> tile_outer_vars;
+  Var go{"go"}, gi{"gi"};  // groups, and filters within one (whole_groups)
+  Var yt{"yt"};            // row tiles (rows_tile())
   Var ci{"ci"}, e{"e"}, phase{"phase"}, tx{"tx"}, ty{"ty"}, yp{"yp"}, yq{"yq"}, txo{"txo"},
-      txi{"txi"}, xt{"xt"}, xi{"xi"}, xo{"xo"};
+      txi{"txi"}, xt{"xt"}, xi{"xi"};
   RVar rco{"rco"}, rci{"rci"};
-  Func in_rows{"in_rows"}, in_block{"in_block"}, in_by_filter{"in_by_filter"},
-      block_diagonal{"block_diagonal"}, conv{"conv"};
-  Func band_out{"band_out"}, out_block{"out_block"};  // see schedule_output_transpose()
+  RDom in_columns;  // rows_tile(): the input's columns, copied into the zeroed staging
+  Func in_rows{"in_rows"}, in_by_filter{"in_by_filter"}, block_diagonal{"block_diagonal"},
+      conv{"conv"};
   // groups_mode=rotated: the accumulators (c, rotation, x, y, n), by input lane, their weights
   // permuted alike, and their taps' reduction.
   Func rotated_sums{"rotated_sums"}, rotated_weight{"rotated_weight"};

@@ -43,7 +43,8 @@ struct VariantInfo {
   // Whether its tile's block is rows (register_tile.h), which the packing leaves free.
   bool tiles_rows() const {
     return halconv::generators::tiles_rows(layout == "nchw" && !nchw_by_channels,
-                                           groups == "depthwise", kernel);
+                                           groups == "depthwise" || groups == "whole_groups",
+                                           kernel);
   }
   // The runtime's description of this variant with these schedule parameters.
   halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1,
@@ -59,6 +60,7 @@ struct VariantInfo {
                : groups == "narrow"         ? halconv::GroupsMode::narrow
                : groups == "block_diagonal" ? halconv::GroupsMode::block_diagonal
                : groups == "rotated"        ? halconv::GroupsMode::rotated
+               : groups == "whole_groups"   ? halconv::GroupsMode::whole_groups
                                             : halconv::GroupsMode::grouped;
     s.backend = halconv::Device::cpu;
     s.vectors_per_block = vectors_per_block;
@@ -303,22 +305,27 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
     for (int vpb = 2 * vpbs[0]; wider_tiles && vpb <= 4; vpb *= 2) vpbs.push_back(vpb);
     if (!by_channels) blocks_descending = {fixed_pack->block_size};
     if (v.tiles_rows()) {
-      // Its tile's block is rows and its width pads nothing: both free of the packing.
+      // Its tile's block is rows and its width pads nothing: both free of the packing. A whole
+      // group's tile holds 4 accumulators per row and vector, so 8 rows would not fit.
       vpbs = {1, 2};
-      blocks_descending = {8, 6, 4, 2};
+      blocks_descending =
+          v.groups == "whole_groups" ? std::vector<int>{6, 4, 2} : std::vector<int>{8, 6, 4, 2};
     }
   }
   // Rows per task (the band). Depthwise does little work per row: long bands amortize a task's
-  // staging and dispatch. 28 cuts MobileNet's 112- and 56-row maps into even task counts (with
-  // 32, 112 rows made 4 tasks of unequal size: 0.052 against 0.045 ms, 2 threads, in one A/B; a
-  // later one, after in-place reading, found 8, 28 and 32 rows within noise, 0.050-0.055 ms).
-  const std::vector<int> rows_options =
-      v.groups == "depthwise" ? std::vector<int>{8, 28, 128} : std::vector<int>{2, 8};
+  // staging and dispatch; whole-groups tasks stage a group's channels alike. 28 cuts MobileNet's
+  // 112- and 56-row maps into even task counts (with 32, 112 rows made 4 tasks of unequal size:
+  // 0.052 against 0.045 ms, 2 threads, in one A/B; a later one, after in-place reading, found 8, 28
+  // and 32 rows within noise, 0.050-0.055 ms).
+  const std::vector<int> rows_options = v.groups == "depthwise" || v.groups == "whole_groups"
+                                            ? std::vector<int>{8, 28, 128}
+                                            : std::vector<int>{2, 8};
   // AVX-512 grouped variants may also run 8-float vectors (the generator's avx512_vector_lanes):
   // block-diagonal ones then span fewer groups (fewer zero-weight multiplies), rotated ones hold
-  // twice the columns in registers.
+  // twice the columns in registers, whole-groups ones waste fewer lanes past a row's end.
   std::vector<int> lanes_options = {0};
-  if (fixed_pack && (v.groups == "block_diagonal" || v.groups == "rotated")) {
+  if (fixed_pack &&
+      (v.groups == "block_diagonal" || v.groups == "rotated" || v.groups == "whole_groups")) {
     lanes_options.push_back(8);
   }
   const int accumulators_per_vector =

@@ -23,6 +23,7 @@ constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
 constexpr GroupsMode NARROW = GroupsMode::narrow;
 constexpr GroupsMode BLOCK_DIAGONAL = GroupsMode::block_diagonal;
 constexpr GroupsMode ROTATED = GroupsMode::rotated;
+constexpr GroupsMode WHOLE_GROUPS = GroupsMode::whole_groups;
 constexpr Device CPU = Device::cpu;
 constexpr Device CUDA = Device::cuda;
 constexpr Device OPENCL = Device::opencl;

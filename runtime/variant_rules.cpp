@@ -100,8 +100,10 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            " filters per group (needs groups > 1, at least " +
            std::to_string(kBlockDiagonalMinFilters) + " per group)";
   }
-  if (v.groups == GroupsMode::rotated && (p.groups == 1 || cin_per_group != kRotatedGroupChannels ||
-                                          filters_per_group != kRotatedGroupChannels)) {
+  const bool four_per_group =
+      v.groups == GroupsMode::rotated || v.groups == GroupsMode::whole_groups;
+  if (four_per_group && (p.groups == 1 || cin_per_group != kRotatedGroupChannels ||
+                         filters_per_group != kRotatedGroupChannels)) {
     return "groups " + std::to_string(p.groups) + " with " + std::to_string(cin_per_group) +
            " input channels and " + std::to_string(filters_per_group) +
            " filters per group (needs groups > 1, " + std::to_string(kRotatedGroupChannels) +

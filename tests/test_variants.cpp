@@ -118,7 +118,7 @@ struct CaseGenerator {
       c.groups = pick<int64_t>({2, 3, 8});
       in_c = c.groups * cin_per_group;
       filters = c.groups * filters_per_group;
-    } else if (v.groups == GroupsMode::rotated) {
+    } else if (v.groups == GroupsMode::rotated || v.groups == GroupsMode::whole_groups) {
       // Whole 16-lane vectors of groups (4, 8) and tails (2, 3, 5, 9 groups: 9 is 2 vectors and 4
       // lanes).
       c.groups = pick<int64_t>({2, 3, 4, 5, 8, 9});
@@ -643,9 +643,9 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
   EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
-  // Grouped: rotated at 4 channels and 4 filters per group (3x3 stride 1), block-diagonal at 4
-  // filters per group or more (3x3 stride 1 with constants), narrow below with at most 16 input
-  // channels per group, else generic.
+  // Grouped: rotated (NCHW: whole groups) at 4 channels and 4 filters per group (3x3 stride 1),
+  // block-diagonal at 4 filters per group or more (3x3 stride 1 with constants), narrow below
+  // with at most 16 input channels per group, else generic.
   EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_rotated3x3_s1_d1_cpu");  // ResNeXt
   EXPECT_EQ(chosen(nhwc, 128, 256, 32), "conv2d_nhwc_grouped3x3_s1_d1_cpu");  // 8 filters each
   EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_grouped3x3_s1_d1_cpu");
@@ -656,7 +656,7 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nhwc, 128, 4, 2), "conv2d_nhwc_generic_cpu");
   EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_wino3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_cv_rotated3x3_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_wg3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 128, 256, 32), "conv2d_nchw_cv_grouped3x3_s1_d1_cpu");
   EXPECT_EQ(chosen(nchw, 64, 128, 64), "conv2d_nchw_cv_grouped_cpu");
   EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_dw3x3_s1_d1_cpu");

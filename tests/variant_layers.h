@@ -16,13 +16,15 @@ struct GroupedLayer {
 // Variants only for groups > 1: each declines a dense layer.
 inline bool needs_groups(const VariantSpec& v) {
   return v.groups == GroupsMode::depthwise || v.groups == GroupsMode::narrow ||
-         v.groups == GroupsMode::block_diagonal || v.groups == GroupsMode::rotated;
+         v.groups == GroupsMode::block_diagonal || v.groups == GroupsMode::rotated ||
+         v.groups == GroupsMode::whole_groups;
 }
 
 // One input channel per group where the variant is for groups: depthwise takes one filter per
 // group, narrow two (a channel multiplier), block-diagonal kBlockDiagonalMinFilters + 1 (neither
-// a divisor nor a multiple of a vector); rotated takes kRotatedGroupChannels channels and filters
-// per group, in_c rounded up to whole groups; other variants get `dense_filters` in one group.
+// a divisor nor a multiple of a vector); rotated and whole-groups take kRotatedGroupChannels
+// channels and filters per group, in_c rounded up to whole groups; other variants get
+// `dense_filters` in one group.
 inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_t dense_filters) {
   switch (v.groups) {
     case GroupsMode::depthwise:
@@ -31,7 +33,8 @@ inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_
       return {in_c, 2 * in_c, in_c};
     case GroupsMode::block_diagonal:
       return {in_c, (kBlockDiagonalMinFilters + 1) * in_c, in_c};
-    case GroupsMode::rotated: {
+    case GroupsMode::rotated:
+    case GroupsMode::whole_groups: {
       const int64_t groups = (in_c + kRotatedGroupChannels - 1) / kRotatedGroupChannels;
       return {groups, groups * kRotatedGroupChannels, groups * kRotatedGroupChannels};
     }

@@ -23,8 +23,10 @@ using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
 // variant multiplies zeros across the groups a channel vector spans: 8 / filters per group times
 // the work with AVX2, when that is above 1).
 // rotated: groups > 1 with kRotatedGroupChannels input channels and as many filters per group
-// (ResNeXt 32x4d's first stage); every multiply is useful (see the generator's groups_mode).
-enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal, rotated };
+// (ResNeXt 32x4d's first stage); every multiply is useful (see the generator's groups_mode). NHWC.
+// whole_groups: the same layers in NCHW, vectorized along width, each register tile over a whole
+// group's filters and several rows.
+enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal, rotated, whole_groups };
 constexpr int kNarrowGroupChannels = 16;
 constexpr int kRotatedGroupChannels = 4;
 constexpr int kBlockDiagonalMinFilters = 4;
