@@ -556,7 +556,7 @@ class Conv2D : public Generator<Conv2D> {
       std::vector<VarOrRVar> order(tile_vars.begin(), tile_vars.end());
       order.insert(order.end(), reduction.begin(), reduction.end());
       order.insert(order.end(), tile_outer_vars.begin(), tile_outer_vars.end());
-      if (!whole_groups()) order.push_back(rows_tile() ? c : y);
+      order.push_back(rows_tile() ? c : y);
       return order;
     };
     // RGB input (the seed's shapes, network stems): three input channels as constants,
@@ -575,6 +575,10 @@ class Conv2D : public Generator<Conv2D> {
       std::vector<VarOrRVar> order = reduce_order(reduction);
       order.push_back(n);
       if (whole_groups()) {
+        // The group's filters innermost, sharing each input vector, then the output rows inside
+        // the taps' rows, so a row vector serves its output rows in adjacent instructions and
+        // stays in a register: ResNeXt's 56x56x128 layer, 1 thread, 0.49 against 0.68 ms with
+        // every tap outside the tile's rows and filters.
         order = {lanes, vblocks, c, r[2], y, r[1], r[0], n};
       }
       reduce.reorder(order);
