@@ -400,6 +400,44 @@ TEST(DilationPhases, WinogradVariantsMatchReference) {
   }
 }
 
+// NCHW variants vectorized along channels gather each vector from as many planes; planes a
+// multiple of 4 KiB apart take another staging order (the generator's stage_across_planes()):
+// 32x32 and 32x64 planes, and a dilated 64x64 layer whose Winograd phases are strided views of
+// such planes.
+TEST(PlanesFourKiBApart, ChannelVectorNchwVariantsMatchReference) {
+  int ran = 0;
+  for (const detail::Variant& v : detail::variants()) {
+    if (v.backend != Device::cpu || v.layout != DataFormat::channels_first || !v.nchw_by_channels) {
+      continue;
+    }
+    const ForcedVariant forced(v.name);
+    for (const auto& [h, w] : {std::pair<int64_t, int64_t>{32, 32}, {32, 64}}) {
+      Conv2DConfig c = testing::same_layer_for(v, 1);
+      const testing::GroupedLayer layer = testing::grouped_layer_for(v, 17, 20);
+      c.groups = layer.groups;
+      c.filters = layer.filters;
+      const Shape shape{1, layer.in_c, h, w};
+      // A deep-layer variant's pixel bound declines these sizes.
+      if (!v.decline_reason(make_problem(c, shape), Device::cpu).empty()) continue;
+      EXPECT_LE(run_case(c, shape, 500 + static_cast<unsigned>(ran), Device::cpu), kTolerance)
+          << v.name << " " << h << "x" << w;
+      ran++;
+    }
+  }
+  EXPECT_GE(ran, 8);
+  const ForcedVariant winograd("conv2d_nchw_cv_wino3x3_s1_d1_cpu");
+  Conv2DConfig dilated;
+  dilated.data_format = DataFormat::channels_first;
+  dilated.kernel_size = 3;
+  dilated.padding = Padding::same;
+  dilated.dilation_rate = 2;
+  dilated.filters = 16;
+  const Shape shape{1, 64, 64, 64};
+  ASSERT_TRUE(detail::runs_by_phases(detail::find_variant("conv2d_nchw_cv_wino3x3_s1_d1_cpu"),
+                                     make_problem(dilated, shape)));
+  EXPECT_LE(run_case(dilated, shape, 600, Device::cpu), kTolerance);
+}
+
 TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
   Conv2DConfig c;
   c.filters = 256;
