@@ -557,8 +557,10 @@ int main(int argc, char** argv) {
         const std::vector<double> ms = time_interleaved(job.v, unique, job.fixed_pack, p, target);
         for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
       }
-      // A candidate may not lose to the default on any shape of the class (beyond 3% noise):
-      // the tuned schedule must be at least as fast everywhere, not just on average.
+      // A candidate may not lose to the default on any shape of the class beyond noise (the 5%
+      // that --check allows): the tuned schedule must be at least as fast everywhere, not just on
+      // average. A 3% bound let the seed's 12 ms write-bound layer, whose final-round medians
+      // move 4% between runs, veto a tile 18% faster on ResNet's strided 1x1 layer.
       size_t best = 0, committed_index = 0;
       std::vector<double> scores(unique.size());
       for (size_t i = 0; i < unique.size(); i++) {
@@ -566,7 +568,7 @@ int main(int argc, char** argv) {
         bool no_regression = true;
         for (const auto& [name, t] : final_ms[i]) {
           log_sum += std::log(t / final_ms[0][name]);
-          no_regression = no_regression && t <= 1.03 * final_ms[0][name];
+          no_regression = no_regression && t <= kNoise * final_ms[0][name];
         }
         scores[i] = std::exp(log_sum / job.shapes.size());
         if (no_regression && scores[i] < scores[best]) best = i;
