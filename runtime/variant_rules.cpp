@@ -121,6 +121,10 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
            std::to_string(v.max_filters) + ")";
   }
   if (!serves_output_pixels(v, p)) {
+    if (p.out_h * p.out_w <= v.max_output_pixels) {
+      return "output width " + std::to_string(p.out_w) +
+             " (variant serves odd widths; Winograd's 2x2 tiles cover even ones)";
+    }
     return std::to_string(p.out_h * p.out_w) + " output pixels per image (variant serves at most " +
            std::to_string(v.max_output_pixels) + ")";
   }
@@ -200,7 +204,11 @@ bool runs_by_phases(const VariantSpec& v, const Problem& p) {
 }
 
 bool serves_output_pixels(const VariantSpec& v, const Problem& p) {
-  return v.max_output_pixels <= 0 || p.out_h * p.out_w <= v.max_output_pixels;
+  if (v.max_output_pixels <= 0) return true;
+  // The direct deep-layer variants' tile spans the image's width (ResNet's 7x7 maps): they take
+  // the odd widths, where a Winograd tile computes a padded column (64 outputs for 49 at 7x7).
+  const bool width_in_class = v.winograd || p.out_w % 2 == 1;
+  return p.out_h * p.out_w <= v.max_output_pixels && width_in_class;
 }
 
 namespace {

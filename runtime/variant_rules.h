@@ -53,8 +53,9 @@ constexpr int64_t kDilationPhasesMinChannels = 64;
 // stride.
 bool runs_by_phases(const VariantSpec& v, const Problem& p);
 
-// Whether the variant's bound on output pixels per image (max_output_pixels; 0: none) admits p.
-// The variant tests skip sizes past the bound with this same rule.
+// Whether the variant's bound on output pixels per image (max_output_pixels; 0: none) admits p,
+// and for a direct variant with a bound, p's output width is odd. The variant tests skip sizes
+// outside the class with this same rule.
 bool serves_output_pixels(const VariantSpec& v, const Problem& p);
 
 // Outputs from this size leave every cache on their way to memory, where each plain store first

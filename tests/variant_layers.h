@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "halconv/extension.h"
+#include "variant_rules.h"
 
 namespace halconv::testing {
 
@@ -55,6 +56,23 @@ inline Conv2DConfig same_layer_for(const VariantSpec& v, int64_t stride) {
   c.strides = v.stride ? v.stride : stride;
   c.dilation_rate = v.dilation ? v.dilation : 1;
   return c;
+}
+
+// The direct deep-layer variants take only odd output widths: `shape` gets one column more where
+// its width alone keeps v from serving it (those variants have stride 1, so the output widens
+// with the input). Returns whether it widened: channels_first glu, which halves the width, then
+// has no even axis to halve.
+inline bool widen_to_served_width(const VariantSpec& v, const Conv2DConfig& c, Shape& shape) {
+  Shape wider = shape;
+  wider[c.data_format == DataFormat::channels_last ? 2 : 3]++;
+  Conv2DConfig linear = c;
+  linear.activation = "linear";  // glu's own rule must not reject the wider shape here
+  if (detail::serves_output_pixels(v, make_problem(linear, shape)) ||
+      !detail::serves_output_pixels(v, make_problem(linear, wider))) {
+    return false;
+  }
+  shape = wider;
+  return true;
 }
 
 // A 3x3 SAME stride-1 layer over one side x side image of `channels`, in either layout.

@@ -56,7 +56,8 @@ struct VariantSpec {
   // narrower filter tile computes fewer padded filters for layers that have few.
   int max_filters = 0;
   // Serves only layers with at most this many output pixels per image (0: any): a schedule for
-  // deep layers, where few pixels share each weight and weight traffic decides.
+  // deep layers, where few pixels share each weight and weight traffic decides. A direct (not
+  // Winograd) such variant serves only odd output widths, which Winograd's 2x2 tiles pad.
   int max_output_pixels = 0;
   // The AVX-512 object's channel tile in vectors where it spans several packed blocks (0: one):
   // the weights are padded to whole tiles of it. Width-vectorized NCHW: its tile's width in
