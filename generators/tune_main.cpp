@@ -39,7 +39,7 @@ struct VariantInfo {
   std::string layout, groups;
   int kernel, stride, dilation;
   bool nchw_by_channels, winograd;
-  int max_filters, max_output_pixels;
+  int max_filters, max_output_pixels, max_in_channels;
   // Whether its tile's block is rows (register_tile.h), which the packing leaves free.
   bool tiles_rows() const {
     return halconv::generators::tiles_rows(layout == "nchw" && !nchw_by_channels,
@@ -70,6 +70,7 @@ struct VariantInfo {
     s.max_filters = max_filters;
     s.max_output_pixels = max_output_pixels;
     s.avx512_vectors_per_block = avx512_vectors_per_block;
+    s.max_in_channels = max_in_channels;
     return s;
   }
 };
@@ -79,7 +80,7 @@ std::vector<VariantInfo> build_variants() {
   std::vector<VariantInfo> out;
 #define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,  \
                         targets, by_channels, winograd, max_filters, max_output_pixels,     \
-                        avx512_vpb)                                                         \
+                        avx512_vpb, max_in_channels)                                        \
   if (std::string(#backend) == "CPU") {                                                     \
     std::string key = #fn;                                                                  \
     key = key.substr(7, key.size() - 7 - 4); /* strip conv2d_ and _cpu */                   \
@@ -87,7 +88,7 @@ std::vector<VariantInfo> build_variants() {
     std::transform(l.begin(), l.end(), l.begin(), ::tolower);                               \
     std::transform(g.begin(), g.end(), g.begin(), ::tolower);                               \
     out.push_back({key, l, g, kernel, stride, dilation, by_channels, winograd, max_filters, \
-                   max_output_pixels});                                                     \
+                   max_output_pixels, max_in_channels});                                    \
   }
 #include "variants.inc"
 #undef HALCONV_VARIANT

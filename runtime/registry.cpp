@@ -82,12 +82,12 @@ Variant make_variant(const VariantSpec& spec) {
 std::deque<Variant> builtin_table() {
   using namespace columns;
   std::deque<Variant> table;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,       \
-                        targets, by_channels, winograd, max_filters, max_output_pixels,          \
-                        avx512_vpb)                                                              \
-  table.push_back(                                                                               \
-      make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, block, targets, \
-                    &fn, by_channels, winograd, max_filters, max_output_pixels, avx512_vpb}));
+#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,   \
+                        targets, by_channels, winograd, max_filters, max_output_pixels,      \
+                        avx512_vpb, max_in_channels)                                         \
+  table.push_back(make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, \
+                                block, targets, &fn, by_channels, winograd, max_filters,     \
+                                max_output_pixels, avx512_vpb, max_in_channels}));
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;

@@ -116,6 +116,10 @@ std::string shape_decline_reason(const VariantSpec& v, const Problem& p) {
     return std::to_string(p.in_c) + " input channels (Winograd needs at least " +
            std::to_string(kWinogradMinChannels) + ")";
   }
+  if (v.max_in_channels > 0 && cin_per_group > v.max_in_channels) {
+    return std::to_string(cin_per_group) + " input channels per group (variant serves at most " +
+           std::to_string(v.max_in_channels) + ")";
+  }
   if (v.max_filters > 0 && filters_per_group > v.max_filters) {
     return std::to_string(filters_per_group) + " filters per group (variant serves at most " +
            std::to_string(v.max_filters) + ")";

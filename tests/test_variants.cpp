@@ -749,10 +749,12 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
   EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_s1_d1_f32_cpu");
   // It reads its planes in place, stride 1 only; strided ones stage theirs.
   EXPECT_EQ(chosen(nchw, 32, 24, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
-  // channels_first stride 1: the width-vectorized GEMM, whatever the channel count; strided with
-  // many channels: by channels.
+  // channels_first stride 1: the width-vectorized GEMM, whatever the channel count (up to 4, RGB
+  // and RGBA, with a schedule of its own); strided with many channels: by channels.
   EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 5, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
+  EXPECT_EQ(chosen(nchw, 4, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
   EXPECT_EQ(chosen(nchw, 32, 64, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
   EXPECT_EQ(chosen(nchw, 3, 64, 1, 1, 2), "conv2d_nchw_k1x1_sr_d1_cpu");
   // 2x2: the seed's RGB layer gets constant taps; strided or many-channel ones the generic forms.

@@ -1,6 +1,7 @@
 // Layer shapes that fit a variant's groups mode, shared by the suites that force every variant.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "halconv/extension.h"
@@ -25,7 +26,7 @@ inline bool needs_groups(const VariantSpec& v) {
 // group, narrow two (a channel multiplier), block-diagonal kBlockDiagonalMinFilters + 1 (neither
 // a divisor nor a multiple of a vector); rotated and whole-groups take kRotatedGroupChannels
 // channels and filters per group, in_c rounded up to whole groups; other variants get
-// `dense_filters` in one group.
+// `dense_filters` in one group, and in_c up to their bound on input channels.
 inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_t dense_filters) {
   switch (v.groups) {
     case GroupsMode::depthwise:
@@ -43,7 +44,8 @@ inline GroupedLayer grouped_layer_for(const VariantSpec& v, int64_t in_c, int64_
     case GroupsMode::grouped:
       break;
   }
-  return {1, dense_filters, in_c};
+  return {1, dense_filters,
+          v.max_in_channels > 0 ? std::min<int64_t>(in_c, v.max_in_channels) : in_c};
 }
 
 // A SAME layer in the variant's layout with its fixed kernel, stride and dilation, and where they

@@ -63,6 +63,9 @@ struct VariantSpec {
   // the weights are padded to whole tiles of it. Width-vectorized NCHW: its tile's width in
   // vectors, which pads nothing.
   int avx512_vectors_per_block = 0;
+  // Serves only layers with at most this many input channels per group (0: any): a schedule of
+  // its own for RGB input, where stores decide, beside one for deep inputs, where the GEMM does.
+  int max_in_channels = 0;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.
