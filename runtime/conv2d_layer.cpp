@@ -1,6 +1,7 @@
 // The Keras-style layer: config, weights, and a Plan per input shape.
 #include <algorithm>
 
+#include "aligned_floats.h"
 #include "halconv/conv2d.h"
 #include "halconv/io.h"
 #include "halconv/variants.h"
@@ -142,7 +143,7 @@ Tensor Conv2D::operator()(const Tensor& input) {
   }
   const std::shared_ptr<const Plan> plan = plan_for(input.shape);
   Tensor output(plan->problem().output_shape());
-  std::vector<float> workspace(plan->workspace_floats());
+  detail::AlignedFloats workspace(plan->workspace_floats());
   plan->run(input.data.data(), output.data.data(), workspace.empty() ? nullptr : workspace.data());
   return output;
 }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "aligned_floats.h"
 #include "halconv_axis_activation_cpu.h"
 #include "registry.h"
 #include "winograd.h"
@@ -96,8 +97,9 @@ struct Plan::Impl {
   Device device = Device::cpu;
   const detail::Variant* variant = nullptr;
   std::string variant_name;
-  std::vector<float> packed_kernel;  // Keras layout with the filter axis padded to whole tiles
-  std::vector<float> packed_bias;
+  // Keras layout with the filter axis padded to whole tiles.
+  detail::AlignedFloats packed_kernel;
+  detail::AlignedFloats packed_bias;
   halide_dimension_t kernel_dims[5];
   halide_dimension_t bias_dims[1];
   // On a GPU these keep their device copies between calls; the mutex serializes the calls that
@@ -113,7 +115,7 @@ struct Plan::Impl {
   int64_t band_rows = 0;
   size_t band_floats = 0;
   mutable std::mutex scratch_mutex;
-  mutable std::vector<std::vector<float>> free_scratch;
+  mutable std::vector<detail::AlignedFloats> free_scratch;
 
   ~Impl() {
     if (device != Device::cpu) {
@@ -177,7 +179,7 @@ void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
   const int64_t image = index / call.bands_per_image;
   const int64_t first_row = index % call.bands_per_image * band_rows;
   const int64_t rows = std::min(band_rows, p.out_h - first_row);
-  std::vector<float> scratch;
+  detail::AlignedFloats scratch;
   {
     const std::lock_guard<std::mutex> lock(scratch_mutex);
     if (free_scratch.empty()) {
@@ -241,7 +243,7 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
     im.band_floats = static_cast<size_t>(im.band_rows * run.out_w * run.filters);
     // Touched now (zeroed): a fresh page's first touch costs about 10 us here.
     im.free_scratch.assign(std::max(1u, std::thread::hardware_concurrency()),
-                           std::vector<float>(im.band_floats));
+                           detail::AlignedFloats(im.band_floats));
   }
 
   // Pack the weights block-major: blocks of `pack` filters, each contiguous as
