@@ -62,8 +62,8 @@ inline Conv2DConfig same_layer_for(const VariantSpec& v, int64_t stride) {
 
 // The direct deep-layer variants take only odd output widths: `shape` gets one column more where
 // its width alone keeps v from serving it (those variants have stride 1, so the output widens
-// with the input). Returns whether it widened: channels_first glu, which halves the width, then
-// has no even axis to halve.
+// with the input). Returns whether c can run on the result: channels_first glu halves the width,
+// which a widened shape leaves odd.
 inline bool widen_to_served_width(const VariantSpec& v, const Conv2DConfig& c, Shape& shape) {
   Shape wider = shape;
   wider[c.data_format == DataFormat::channels_last ? 2 : 3]++;
@@ -71,10 +71,10 @@ inline bool widen_to_served_width(const VariantSpec& v, const Conv2DConfig& c, S
   linear.activation = "linear";  // glu's own rule must not reject the wider shape here
   if (detail::serves_output_pixels(v, make_problem(linear, shape)) ||
       !detail::serves_output_pixels(v, make_problem(linear, wider))) {
-    return false;
+    return true;
   }
   shape = wider;
-  return true;
+  return !(c.data_format == DataFormat::channels_first && c.activation == "glu");
 }
 
 // A 3x3 SAME stride-1 layer over one side x side image of `channels`, in either layout.
