@@ -11,6 +11,7 @@
 // cpu.json's and the channel tile free to span several packed blocks (see that file's "about").
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -22,10 +23,13 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "Halide.h"
+#include "aligned_floats.h"
 #include "halconv/config.h"
 #include "register_tile.h"
+#include "streamed_band.h"
 #include "suite.h"
 #include "variant_rules.h"
 
@@ -139,7 +143,30 @@ struct Candidate {
   }
 };
 
-// The variant with these parameters, JIT-compiled for one problem, with its buffers.
+// A Halide task's nested parallel loops, run in the calling thread: what they amount to in the
+// runtime's streamed calls, whose bands keep every thread busy.
+int run_tasks_serially(Halide::JITUserContext* context,
+                       int (*task)(Halide::JITUserContext*, int, uint8_t*), int min, int extent,
+                       uint8_t* closure) {
+  for (int i = min; i < min + extent; i++) {
+    if (const int status = task(context, i, closure)) return status;
+  }
+  return 0;
+}
+
+// The threads Halide's runtime runs tasks on: HL_NUM_THREADS, else one per core.
+int task_threads() {
+  const char* forced = std::getenv("HL_NUM_THREADS");
+  const int threads = forced && *forced ? std::atoi(forced) : 0;
+  return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The variant with these parameters, JIT-compiled for one problem, with its buffers, timed as the
+// runtime runs it. A problem the runtime streams (halconv::detail::streamed_band_rows) runs as its
+// bands of rows, as parallel tasks, each computed into a scratch band and copied out with
+// non-temporal stores; measured 2026-12-04, timing such a problem whole picked a tile 1.8x slower
+// as built. Each task thread then has its own compiled pipeline: a JIT pipeline's realize is not
+// reentrant, and each band sets its own top padding.
 // fixed_pack: the packing the candidate keeps (AVX-512 mode: the common file's; a wider channel
 // tile spans several packed blocks, a row tile takes its own rows), else none: its own.
 class CompiledCandidate {
@@ -147,47 +174,60 @@ class CompiledCandidate {
   CompiledCandidate(const VariantInfo& v, const Candidate& cand,
                     const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
                     const Halide::Target& target);
-  double run_ms() {
-    const auto t0 = Clock::now();
-    pipeline_.realize(output_, target_);
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  }
+  double run_ms();
 
  private:
+  struct Instance {
+    std::unique_ptr<Halide::Internal::GeneratorBase> generator;
+    // stride_w, stride_h, dilation_w, dilation_h, pad_top, pad_left, groups, filters, activation:
+    // Params, not constants: the AOT variants see run-time values, and constants would let the
+    // JIT fold what they cannot (measured: up to 4x faster on few-channel shapes).
+    std::vector<Halide::Param<int32_t>> scalars;
+    Halide::Pipeline pipeline;
+    // Streamed: the input it is compiled with, a view of one image that each band points at its
+    // image (the generator takes whole images from 0), and the band's scratch.
+    Halide::Buffer<float> image_view;
+    halconv::detail::AlignedFloats band;
+  };
+  static constexpr int kPadTop = 4;  // its scalar's index
+  Instance compile(const Halide::Internal::GeneratorParamsMap& params,
+                   const Halide::Buffer<float>& input) const;
+  void run_band(Instance& instance, int64_t index) const;
+
   Halide::Target target_;
-  std::unique_ptr<Halide::Internal::GeneratorBase> generator_;
+  halconv::Problem problem_;
+  int64_t band_rows_ = 0;  // 0: not streamed
+  int64_t bands_per_image_ = 0;
   Halide::Buffer<float> input_, kernel_, bias_, output_;
-  std::vector<Halide::Param<int32_t>> scalars_;
-  Halide::Pipeline pipeline_;
+  std::vector<Instance> instances_;  // one, or one per task thread when streamed
 };
 
 CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
                                      const std::optional<Candidate>& fixed_pack,
                                      const halconv::Problem& p, const Halide::Target& target)
-    : target_(target) {
+    : target_(target), problem_(p) {
   const int pack_vectors = fixed_pack ? fixed_pack->vectors_per_block : cand.vectors_per_block;
   const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
   const int pack_block = fixed_pack && v.tiles_rows() ? fixed_pack->block_size : cand.block_size;
   const int avx512_block = cand.block_size != pack_block ? cand.block_size : 0;
-  Halide::GeneratorContext context(target);
-  auto gen = Halide::Internal::GeneratorRegistry::create("conv2d", context);
-  gen->set_generator_param_values({{"layout", v.layout},
-                                   {"kernel_size", std::to_string(v.kernel)},
-                                   {"stride", std::to_string(v.stride)},
-                                   {"dilation", std::to_string(v.dilation)},
-                                   {"groups_mode", v.groups},
-                                   {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
-                                   {"algorithm", v.winograd ? "winograd" : "direct"},
-                                   {"vectors_per_block", std::to_string(pack_vectors)},
-                                   {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
-                                   {"block_size", std::to_string(pack_block)},
-                                   {"avx512_block_size", std::to_string(avx512_block)},
-                                   {"rows_per_task", std::to_string(cand.rows_per_task)},
-                                   {"reduction_chunk", std::to_string(cand.reduction_chunk)},
-                                   {"shared_staging", cand.shared_staging ? "true" : "false"},
-                                   {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
-                                   {"max_filters", std::to_string(v.max_filters)},
-                                   {"linear_only", "true"}});
+  const Halide::Internal::GeneratorParamsMap params = {
+      {"layout", v.layout},
+      {"kernel_size", std::to_string(v.kernel)},
+      {"stride", std::to_string(v.stride)},
+      {"dilation", std::to_string(v.dilation)},
+      {"groups_mode", v.groups},
+      {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
+      {"algorithm", v.winograd ? "winograd" : "direct"},
+      {"vectors_per_block", std::to_string(pack_vectors)},
+      {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
+      {"block_size", std::to_string(pack_block)},
+      {"avx512_block_size", std::to_string(avx512_block)},
+      {"rows_per_task", std::to_string(cand.rows_per_task)},
+      {"reduction_chunk", std::to_string(cand.reduction_chunk)},
+      {"shared_staging", cand.shared_staging ? "true" : "false"},
+      {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
+      {"max_filters", std::to_string(v.max_filters)},
+      {"linear_only", "true"}};
   const bool nhwc = v.layout == "nhwc";
   // The packed weight block and the padding to whole tiles: the runtime's rules (the
   // generator's filter_pack() and tile_filters() match them).
@@ -196,36 +236,102 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
   const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
   const int cin_g = static_cast<int>(p.in_c / p.groups);
-  Halide::Buffer<float> input = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
-                                     : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
+  input_ = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
+                : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
   // Winograd variants take transformed weights, a 4x4 kernel.
   const int kernel_w = v.winograd ? 4 : static_cast<int>(p.kernel_w);
   const int kernel_h = v.winograd ? 4 : static_cast<int>(p.kernel_h);
-  Halide::Buffer<float> kernel(pack, cin_g, kernel_w, kernel_h, blocks);
-  Halide::Buffer<float> bias(blocks * pack);
-  Halide::Buffer<float> output = nhwc ? Halide::Buffer<float>(p.filters, p.out_w, p.out_h, p.batch)
-                                      : Halide::Buffer<float>(p.out_w, p.out_h, p.filters, p.batch);
+  kernel_ = Halide::Buffer<float>(pack, cin_g, kernel_w, kernel_h, blocks);
+  bias_ = Halide::Buffer<float>(blocks * pack);
+  output_ = nhwc ? Halide::Buffer<float>(p.filters, p.out_w, p.out_h, p.batch)
+                 : Halide::Buffer<float>(p.out_w, p.out_h, p.filters, p.batch);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-1, 1);
-  for (auto* b : {&input, &kernel, &bias}) b->for_each_value([&](float& x) { x = uniform(rng); });
-  // Scalars as Params, not constants: the AOT variants see run-time values, and constants would
-  // let the JIT fold what they cannot (measured: up to 4x faster on few-channel shapes).
-  std::vector<Halide::Param<int32_t>> scalars(9);
+  for (auto* b : {&input_, &kernel_, &bias_}) {
+    b->for_each_value([&](float& x) { x = uniform(rng); });
+  }
+  band_rows_ = std::min(halconv::detail::streamed_band_rows(spec, p), p.out_h);
+  if (band_rows_ == 0) {
+    instances_.push_back(compile(params, input_));
+  } else {
+    bands_per_image_ = (p.out_h + band_rows_ - 1) / band_rows_;
+    for (int i = 0; i < task_threads(); i++) {
+      Halide::Buffer<float> image_view = input_.sliced(3, 0).embedded(3, 0);
+      instances_.push_back(compile(params, image_view));
+      Instance& instance = instances_.back();
+      instance.image_view = image_view;
+      instance.pipeline.jit_handlers().custom_do_par_for = run_tasks_serially;
+      instance.band.resize(static_cast<size_t>(band_rows_ * p.out_w * p.filters));
+    }
+  }
+  run_ms();  // warm-up
+}
+
+CompiledCandidate::Instance CompiledCandidate::compile(
+    const Halide::Internal::GeneratorParamsMap& params, const Halide::Buffer<float>& input) const {
+  const halconv::Problem& p = problem_;
+  Instance instance;
+  instance.scalars.resize(9);
   const int64_t values[9] = {p.stride_w,   p.stride_h, p.dilation_w,
                              p.dilation_h, p.pad_top,  p.pad_left,
                              p.groups,     p.filters,  0};
-  for (int i = 0; i < 9; i++) scalars[i].set(static_cast<int32_t>(values[i]));
-  gen->set_inputs(input, kernel, bias, scalars[0], scalars[1], scalars[2], scalars[3], scalars[4],
-                  scalars[5], scalars[6], scalars[7], scalars[8]);
-  pipeline_ = (gen.get()->*PipelineAccess::build())();
-  pipeline_.compile_jit(target);
-  generator_ = std::move(gen);
-  input_ = input;
-  kernel_ = kernel;
-  bias_ = bias;
-  output_ = output;
-  scalars_ = scalars;
-  run_ms();  // warm-up
+  for (int i = 0; i < 9; i++) instance.scalars[i].set(static_cast<int32_t>(values[i]));
+  auto gen =
+      Halide::Internal::GeneratorRegistry::create("conv2d", Halide::GeneratorContext(target_));
+  gen->set_generator_param_values(params);
+  const auto& s = instance.scalars;
+  gen->set_inputs(input, kernel_, bias_, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
+  instance.pipeline = (gen.get()->*PipelineAccess::build())();
+  instance.pipeline.compile_jit(target_);
+  instance.generator = std::move(gen);
+  return instance;
+}
+
+// Band `index` of the streamed call, as Plan's streamed calls run it (one image's rows).
+void CompiledCandidate::run_band(Instance& instance, int64_t index) const {
+  const halconv::Problem& p = problem_;
+  const int64_t image = index / bands_per_image_;
+  const int64_t first_row = index % bands_per_image_ * band_rows_;
+  const int64_t rows = std::min(band_rows_, p.out_h - first_row);
+  const halconv::Problem band = halconv::detail::band_problem(p, first_row, rows);
+  instance.scalars[kPadTop].set(static_cast<int32_t>(band.pad_top));
+  instance.image_view.raw_buffer()->host =
+      reinterpret_cast<uint8_t*>(input_.data() + image * p.in_c * p.in_h * p.in_w);
+  const int w = static_cast<int>(p.out_w), h = static_cast<int>(rows);
+  const int c = static_cast<int>(p.filters);
+  float* scratch = instance.band.data();
+  Halide::Buffer<float> out = p.data_format == halconv::DataFormat::channels_last
+                                  ? Halide::Buffer<float>(scratch, c, w, h, 1)
+                                  : Halide::Buffer<float>(scratch, w, h, c, 1);
+  instance.pipeline.realize(out, target_);
+  halconv::detail::stream_band_out(p, first_row, rows, scratch,
+                                   output_.data() + image * p.filters * p.out_h * p.out_w);
+}
+
+double CompiledCandidate::run_ms() {
+  const auto t0 = Clock::now();
+  if (band_rows_ == 0) {
+    instances_[0].pipeline.realize(output_, target_);
+  } else {
+    const int64_t bands = problem_.batch * bands_per_image_;
+    std::atomic<int64_t> next_band{0};
+    std::vector<std::exception_ptr> failures(instances_.size());
+    auto work = [&](size_t thread) {
+      try {
+        for (int64_t band; (band = next_band++) < bands;) run_band(instances_[thread], band);
+      } catch (...) {
+        failures[thread] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < instances_.size(); t++) helpers.emplace_back(work, t);
+    work(0);
+    for (std::thread& helper : helpers) helper.join();
+    for (const std::exception_ptr& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
+    }
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
 double median(std::vector<double> ms) {

@@ -5,7 +5,6 @@
 #include <HalideRuntime.h>
 #include <HalideRuntimeCuda.h>
 #include <HalideRuntimeOpenCL.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "aligned_floats.h"
 #include "halconv_axis_activation_cpu.h"
 #include "registry.h"
+#include "streamed_band.h"
 #include "winograd.h"
 
 namespace halconv {
@@ -65,28 +65,6 @@ halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, i
   y.extent = static_cast<int32_t>(rows);
   y.stride *= static_cast<int32_t>(p.dilation_h);
   return wrap(first, dims.dim, 4);
-}
-
-// dst[0, count) = src[0, count) with non-temporal stores where dst is aligned to the vector (the
-// widest this CPU has: 64-byte stores write whole cache lines). The caller fences.
-__attribute__((target("avx512f"))) void stream_copy_avx512(float* dst, const float* src,
-                                                           size_t count) {
-  size_t i = 0;
-  for (; i < count && reinterpret_cast<uintptr_t>(dst + i) % 64 != 0; i++) dst[i] = src[i];
-  for (; i + 16 <= count; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-  for (; i < count; i++) dst[i] = src[i];
-}
-
-void stream_copy_sse(float* dst, const float* src, size_t count) {
-  size_t i = 0;
-  for (; i < count && reinterpret_cast<uintptr_t>(dst + i) % 16 != 0; i++) dst[i] = src[i];
-  for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-  for (; i < count; i++) dst[i] = src[i];
-}
-
-void stream_copy(float* dst, const float* src, size_t count) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  avx512 ? stream_copy_avx512(dst, src, count) : stream_copy_sse(dst, src, count);
 }
 
 }  // namespace
@@ -175,7 +153,6 @@ void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t ac
 
 void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
   const Problem& p = run_problem;
-  const bool nhwc = p.data_format == DataFormat::channels_last;
   const int64_t image = index / call.bands_per_image;
   const int64_t first_row = index % call.bands_per_image * band_rows;
   const int64_t rows = std::min(band_rows, p.out_h - first_row);
@@ -189,11 +166,7 @@ void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
       free_scratch.pop_back();
     }
   }
-  // The band is the convolution of this image with the top padding moved up by the rows above.
-  Problem band = p;
-  band.batch = 1;
-  band.out_h = rows;
-  band.pad_top = p.pad_top - first_row * p.stride_h;
+  const Problem band = detail::band_problem(p, first_row, rows);
   Dims4 in_dims = dense_dims(p.input_shape());
   in_dims.dim[3].extent = 1;
   Dims4 band_dims = dense_dims(band.conv_shape());
@@ -203,17 +176,8 @@ void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
   std::exception_ptr failure;
   try {
     convolve(band, &in_view, &band_buf, call.activation);
-    const int64_t image_out = image * p.filters * p.out_h * p.out_w;
-    if (nhwc) {  // the band's rows are contiguous in the output too
-      stream_copy(call.output + image_out + first_row * p.out_w * p.filters, scratch.data(),
-                  static_cast<size_t>(rows * p.out_w * p.filters));
-    } else {  // one run of rows per channel
-      for (int64_t c = 0; c < p.filters; c++) {
-        stream_copy(call.output + image_out + (c * p.out_h + first_row) * p.out_w,
-                    scratch.data() + c * rows * p.out_w, static_cast<size_t>(rows * p.out_w));
-      }
-    }
-    _mm_sfence();  // this thread's streamed stores reach memory before the call returns
+    detail::stream_band_out(p, first_row, rows, scratch.data(),
+                            call.output + image * p.filters * p.out_h * p.out_w);
   } catch (...) {
     failure = std::current_exception();
   }
