@@ -197,7 +197,6 @@ class CompiledCandidate {
   Halide::Target target_;
   halconv::Problem problem_;
   int64_t band_rows_ = 0;  // 0: not streamed
-  int64_t bands_per_image_ = 0;
   Halide::Buffer<float> input_, kernel_, bias_, output_;
   std::vector<Instance> instances_;  // one, or one per task thread when streamed
 };
@@ -254,7 +253,6 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   if (band_rows_ == 0) {
     instances_.push_back(compile(params, input_));
   } else {
-    bands_per_image_ = (p.out_h + band_rows_ - 1) / band_rows_;
     for (int i = 0; i < task_threads(); i++) {
       Halide::Buffer<float> image_view = input_.sliced(3, 0).embedded(3, 0);
       instances_.push_back(compile(params, image_view));
@@ -290,9 +288,7 @@ CompiledCandidate::Instance CompiledCandidate::compile(
 // Band `index` of the streamed call, as Plan's streamed calls run it (one image's rows).
 void CompiledCandidate::run_band(Instance& instance, int64_t index) const {
   const halconv::Problem& p = problem_;
-  const int64_t image = index / bands_per_image_;
-  const int64_t first_row = index % bands_per_image_ * band_rows_;
-  const int64_t rows = std::min(band_rows_, p.out_h - first_row);
+  const auto [image, first_row, rows] = halconv::detail::band_span(p, band_rows_, index);
   const halconv::Problem band = halconv::detail::band_problem(p, first_row, rows);
   instance.scalars[kPadTop].set(static_cast<int32_t>(band.pad_top));
   instance.image_view.raw_buffer()->host =
@@ -313,7 +309,7 @@ double CompiledCandidate::run_ms() {
   if (band_rows_ == 0) {
     instances_[0].pipeline.realize(output_, target_);
   } else {
-    const int64_t bands = problem_.batch * bands_per_image_;
+    const int64_t bands = problem_.batch * halconv::detail::bands_per_image(problem_, band_rows_);
     std::atomic<int64_t> next_band{0};
     std::vector<std::exception_ptr> failures(instances_.size());
     auto work = [&](size_t thread) {

@@ -109,7 +109,6 @@ struct Plan::Impl {
     const float* input;
     float* output;
     int32_t activation;
-    int64_t bands_per_image;
     std::mutex error_mutex;
     std::string error;  // the first failure's message
   };
@@ -143,9 +142,9 @@ int Plan::Impl::run_band(void* /*user_context*/, int index, uint8_t* closure) {
 }
 
 void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t activation) const {
-  StreamedCall call{
-      this, input, output, activation, (run_problem.out_h + band_rows - 1) / band_rows, {}, {}};
-  const int bands = static_cast<int>(run_problem.batch * call.bands_per_image);
+  StreamedCall call{this, input, output, activation, {}, {}};
+  const int bands =
+      static_cast<int>(run_problem.batch * detail::bands_per_image(run_problem, band_rows));
   if (halide_do_par_for(nullptr, run_band, 0, bands, reinterpret_cast<uint8_t*>(&call)) != 0) {
     throw Error(call.error.empty() ? variant_name + ": a streamed band failed" : call.error);
   }
@@ -153,9 +152,7 @@ void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t ac
 
 void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
   const Problem& p = run_problem;
-  const int64_t image = index / call.bands_per_image;
-  const int64_t first_row = index % call.bands_per_image * band_rows;
-  const int64_t rows = std::min(band_rows, p.out_h - first_row);
+  const auto [image, first_row, rows] = detail::band_span(p, band_rows, index);
   detail::AlignedFloats scratch;
   {
     const std::lock_guard<std::mutex> lock(scratch_mutex);

@@ -3,6 +3,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -32,6 +33,16 @@ void stream_copy(float* dst, const float* src, size_t count) {
 }
 
 }  // namespace
+
+int64_t bands_per_image(const Problem& p, int64_t band_rows) {
+  return (p.out_h + band_rows - 1) / band_rows;
+}
+
+BandSpan band_span(const Problem& p, int64_t band_rows, int64_t index) {
+  const int64_t per_image = bands_per_image(p, band_rows);
+  const int64_t first_row = index % per_image * band_rows;
+  return {index / per_image, first_row, std::min(band_rows, p.out_h - first_row)};
+}
 
 Problem band_problem(const Problem& p, int64_t first_row, int64_t rows) {
   Problem band = p;

@@ -8,6 +8,14 @@
 
 namespace halconv::detail {
 
+// Band `index` of a call over p (a problem as run) streamed in bands of band_rows rows, the bands
+// numbered image by image, top to bottom: its image and rows.
+struct BandSpan {
+  int64_t image, first_row, rows;
+};
+int64_t bands_per_image(const Problem& p, int64_t band_rows);
+BandSpan band_span(const Problem& p, int64_t band_rows, int64_t index);
+
 // Rows [first_row, first_row + rows) of one image of p (a problem as run): the convolution of
 // that image with the top padding moved up by the rows above, into a dense band of those rows.
 Problem band_problem(const Problem& p, int64_t first_row, int64_t rows);
