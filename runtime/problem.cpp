@@ -34,6 +34,23 @@ int64_t checked_elements(const char* what, const Shape& shape) {
   return count;
 }
 
+// More outputs than any compiled tile computes past an axis' last one (tasks of up to 128 rows,
+// blocks of up to 12 x 16 columns), with room for retuning.
+constexpr int64_t kTileOutputsPastEnd = 1024;
+
+// The compiled kernels compute input coordinates (output * stride, plus a tap's offset) in int32
+// for whole tiles, past the output's end too. On an axis with one output the stride is never
+// applied (the runtime runs it at stride 1: detail::taps_reading_input), and the taps run are those
+// that read input (so their offsets stay within the padded input); elsewhere the stride is at most
+// the padded input's extent, so only multi-million-pixel axes at multi-million strides fail here.
+void require_int32_coordinates(const char* stride_name, int64_t out, int64_t stride) {
+  if (out > 1 && (out - 1 + kTileOutputsPastEnd) * stride > INT32_MAX) {
+    throw Error(std::string(stride_name) + " " + std::to_string(stride) + " with " +
+                std::to_string(out) +
+                " outputs on that axis puts the compiled kernels' input coordinates past 2^31");
+  }
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -144,6 +161,8 @@ Problem make_problem(const Conv2DConfig& config, const Shape& input_shape) {
                 shape_to_string({p.kernel_h, p.kernel_w}) + ", dilation_rate " +
                 shape_to_string({p.dilation_h, p.dilation_w}) + " and padding valid");
   }
+  require_int32_coordinates("strides[0]", rows.out, p.stride_h);
+  require_int32_coordinates("strides[1]", cols.out, p.stride_w);
   p.out_h = rows.out;
   p.out_w = cols.out;
   p.pad_top = rows.pad_before;

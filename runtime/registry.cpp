@@ -236,8 +236,15 @@ std::string explain(const Problem& problem, Device device) {
             " undilated dilation phases)";
   }
   text += "\n";
-  if (window.kernel_h != problem.kernel_h || window.kernel_w != problem.kernel_w) {
-    text += "runs as: " + window.to_string() + " (the taps that read only padding dropped)\n";
+  const bool taps_dropped =
+      window.kernel_h != problem.kernel_h || window.kernel_w != problem.kernel_w;
+  const bool stride_unused =
+      window.stride_h != problem.stride_h || window.stride_w != problem.stride_w;
+  if (taps_dropped || stride_unused) {
+    text += "runs as: " + window.to_string() + " (" +
+            (taps_dropped ? "the taps that read only padding dropped" : "") +
+            (taps_dropped && stride_unused ? "; " : "") +
+            (stride_unused ? "stride 1 on each axis with one output" : "") + ")\n";
   }
   for (const auto& [name, reason] : s.declined) {
     text += "declined: " + name + ": " + reason + "\n";

@@ -157,6 +157,8 @@ KernelWindow taps_reading_input(const Problem& p) {
   q.pad_bottom = rows.pad_after;
   q.pad_left = cols.pad_before;
   q.pad_right = cols.pad_after;
+  if (q.out_h == 1) q.stride_h = 1;
+  if (q.out_w == 1) q.stride_w = 1;
   return window;
 }
 
@@ -221,7 +223,8 @@ namespace {
 bool runs_as_pixel_rows(const VariantSpec& v, const Problem& p) {
   return v.backend == Device::cpu && v.layout == DataFormat::channels_first &&
          !v.nchw_by_channels && !v.winograd && p.kernel_h == 1 && p.kernel_w == 1 &&
-         p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0;
+         p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+         p.out_h == p.in_h && p.out_w == p.in_w;  // not a window's single-output axis
 }
 
 // The row width for a plane of `pixels` in rows of `width` (see problem_as_run).

@@ -19,9 +19,12 @@ namespace halconv::detail {
 // rows or columns are never read; the variants take it as is. Where every tap of an axis reads only
 // padding, the axis keeps its first tap, padded so that it reads just before the input: every
 // output is then the activated bias, as in TensorFlow (for finite weights).
+// An axis with one output never applies its stride, so the window runs it at stride 1: a variant
+// multiplies the stride by its tile's extent, and a stride of 2^30 on 6 columns overflowed the
+// int32 coordinates of the staged input (a wild read), where 1222222 staged 6 GB.
 struct KernelWindow {
   int64_t first_row_tap = 0, first_col_tap = 0;  // the window's origin in the caller's kernel
-  Problem problem;                               // the caller's problem when no tap is dropped
+  Problem problem;  // the caller's problem when no tap is dropped and no stride is unused
 };
 KernelWindow taps_reading_input(const Problem& p);
 

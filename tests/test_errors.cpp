@@ -83,6 +83,18 @@ TEST(Errors, OverflowingShapes) {
   c.filters = 1 << 20;
   c.padding = Padding::same;
   expect_error([&] { make_problem(c, {64, 64, 64, 1}); }, "output shape");
+  // A 4-million-column axis at stride 3000000 has 2 outputs; a tile past them reaches 2^31.
+  Conv2DConfig wide = base();
+  wide.kernel_size = 1;
+  wide.strides = Pair(1, 3000000);
+  expect_error(
+      [&] {
+        make_problem(wide, {1, 1, 4000000, 1});
+      },
+      "strides[1] 3000000 with 2 outputs on that axis");
+  // One output: the stride is never applied, so any stride is fine.
+  wide.strides = Pair(1, 2147483647);
+  EXPECT_EQ(make_problem(wide, {1, 1, 4000000, 1}).out_w, 1);
 }
 
 TEST(Errors, WeightShapes) {

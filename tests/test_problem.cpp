@@ -87,6 +87,28 @@ TEST(KernelWindow, DropsTapsThatReadOnlyPadding) {
   EXPECT_EQ(detail::taps_reading_input(layer).problem.to_string(), layer.to_string());
 }
 
+// An axis with one output never applies its stride: the window runs it at stride 1 (a variant's
+// tile times a stride of 2^30 overflowed int32 coordinates), and keeps the other axis' stride.
+TEST(KernelWindow, RunsSingleOutputAxesAtStrideOne) {
+  Conv2DConfig c;
+  c.filters = 2;
+  c.kernel_size = Pair(3, 4);
+  c.strides = Pair(2, 1 << 30);
+  for (Padding padding : {Padding::valid, Padding::same}) {
+    c.padding = padding;
+    const Problem p = make_problem(c, {1, 7, 6, 2});
+    ASSERT_EQ(p.out_w, 1);
+    const Problem q = detail::taps_reading_input(p).problem;
+    EXPECT_EQ(q.stride_h, 2);
+    EXPECT_EQ(q.stride_w, 1);
+    EXPECT_EQ(q.out_w, 1);
+    EXPECT_EQ(q.pad_left, p.pad_left);
+    EXPECT_EQ(q.kernel_w, p.kernel_w);
+    EXPECT_NE(explain(p, Device::cpu).find("(stride 1 on each axis with one output)"),
+              std::string::npos);
+  }
+}
+
 TEST(MakeProblem, SeedShapes) {
   struct Seed {
     int64_t k, s;

@@ -232,13 +232,16 @@ TEST_P(EveryVariant, StreamedBandsMatchReference) {
 // (detail::taps_reading_input), with its padding shifted, below zero too, and its weights cut.
 TEST_P(EveryVariant, PaddingOnlyTapsDroppedMatchReference) {
   const detail::Variant& v = variant();
-  if (v.kernel > 1 && v.dilation == 1) {
+  if (v.kernel > 0 && v.dilation == 1) {
     // Undilated, a SAME axis of `in` pixels keeps min(kernel, in + (out - 1) stride) taps, so a
-    // window has v.kernel taps only for some sizes (never 2 at stride 1, nor 3 or 7 at stride 2).
+    // window has v.kernel taps only for some sizes (never 2 at stride 1, nor 1, 3 or 7 at stride
+    // 2). An axis with one output runs at stride 1, which a fixed-stride variant declines.
     bool possible = false;
     for (int64_t in = 1; in <= 2 * v.kernel; in++) {
       const int64_t stride = v.stride > 0 ? v.stride : 1;
-      possible |= in + ((in + stride - 1) / stride - 1) * stride == v.kernel;
+      const int64_t out = (in + stride - 1) / stride;
+      if (stride > 1 && out == 1) continue;
+      possible |= in + (out - 1) * stride == v.kernel;
     }
     if (!possible) GTEST_SKIP() << "no SAME layer leaves this variant's kernel as a window";
   }
@@ -268,6 +271,29 @@ TEST_P(EveryVariant, PaddingOnlyTapsDroppedMatchReference) {
   }
   std::printf("%d windows\n", ran);
   EXPECT_GT(ran, 0) << "no window that the variant serves";
+}
+
+// An axis with one output never applies its stride, however large: the window runs it at stride
+// 1 (a tile times a stride of 2^30 overflowed the int32 coordinates of a staged input).
+TEST_P(EveryVariant, UnappliedHugeStridesMatchReference) {
+  const detail::Variant& v = variant();
+  if (v.stride > 1) GTEST_SKIP() << "a fixed-stride variant takes only its own stride";
+  const ForcedVariant forced(GetParam());
+  CaseGenerator gen{v, std::mt19937(std::hash<std::string>()(GetParam()) & 0xff)};
+  int ran = 0;
+  for (int attempt = 0; attempt < 500 && ran < 6; attempt++) {
+    auto [config, shape] = gen.next();
+    constexpr int64_t kHuge = int64_t{1} << 30;
+    const int axes = attempt % 3;  // rows, columns or both
+    if (axes != 1) config.strides.h = kHuge;
+    if (axes != 0) config.strides.w = kHuge;
+    const Problem p = make_problem(config, shape);
+    if (!v.decline_reason(detail::taps_reading_input(p).problem, v.backend).empty()) continue;
+    EXPECT_LE(run(config, shape, 700 + ran), kTolerance) << p.to_string();
+    ran++;
+  }
+  std::printf("%d cases\n", ran);
+  EXPECT_GT(ran, 0) << "no single-output case that the variant serves";
 }
 
 // SAME pads asymmetrically; odd and even sizes at stride 2 (or the variant's fixed stride) catch

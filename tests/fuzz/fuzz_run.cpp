@@ -1,6 +1,6 @@
 // libFuzzer target: the whole run path on small shapes. The input is a config JSON, then a NUL,
-// then bytes that fill the input, kernel and bias (so the data is fuzzed too, NaN and Inf
-// included).
+// then bytes that fill the input, kernel and bias (so the data is fuzzed too), as multiples of
+// 1/16 in [-8, 8).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
