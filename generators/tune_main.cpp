@@ -249,7 +249,7 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   for (auto* b : {&input_, &kernel_, &bias_}) {
     b->for_each_value([&](float& x) { x = uniform(rng); });
   }
-  band_rows_ = std::min(halconv::detail::streamed_band_rows(spec, p), p.out_h);
+  band_rows_ = halconv::detail::streamed_band_rows(spec, p);
   if (band_rows_ == 0) {
     instances_.push_back(compile(params, input_));
   } else {

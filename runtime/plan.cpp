@@ -199,7 +199,7 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   im.run_problem = detail::problem_as_run(*im.variant, window.problem);
   const Problem& run = im.run_problem;
   if (detail::runs_by_phases(*im.variant, run)) im.phases = detail::dilation_phases(run);
-  im.band_rows = std::min(detail::streamed_band_rows(*im.variant, run), run.out_h);
+  im.band_rows = detail::streamed_band_rows(*im.variant, run);
   if (im.band_rows > 0) {
     im.band_floats = static_cast<size_t>(im.band_rows * run.out_w * run.filters);
     // Touched now (zeroed): a fresh page's first touch costs about 10 us here.

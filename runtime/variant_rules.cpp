@@ -268,7 +268,7 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streamin
     if (*end != '\0' || rows <= 0) {
       throw Error(std::string("HALCONV_STREAM_ROWS='") + forced + "' is not a positive row count");
     }
-    return rows;
+    return std::min<int64_t>(rows, p.out_h);
   }
   const int64_t reduction = p.kernel_h * p.kernel_w * p.in_c / p.groups;
   if (!streaming_pays || reduction > kMaxStreamedReduction ||
@@ -277,7 +277,7 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streamin
   }
   const int64_t row_bytes = p.out_w * p.filters * static_cast<int64_t>(sizeof(float));
   if (row_bytes * p.out_h * p.batch < kStreamedOutputMinBytes) return 0;
-  return std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2);
+  return std::min(p.out_h, std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2));
 }
 
 namespace {

@@ -91,7 +91,7 @@ bool streaming_pays_on_this_cpu();
 // rows, bands of about kStreamBandBytes in an even row count (whole Winograd tiles). Not for
 // dilation phases (their output is a strided view) nor the axis activations (their convolution
 // writes a workspace, not the output). HALCONV_STREAM_ROWS, when set, streams every such problem
-// in bands of that many rows on any CPU (tests use it).
+// in bands of that many rows on any CPU (tests use it). Never more than the output's rows.
 int64_t streamed_band_rows(const VariantSpec& v, const Problem& p,
                            bool streaming_pays = streaming_pays_on_this_cpu());
 
