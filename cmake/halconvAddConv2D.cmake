@@ -1,24 +1,22 @@
-# halconv_add_conv2d(NAME <name> LAYOUT nhwc|nchw KERNEL <k>|<k>x<k>|any STRIDE <s>|any
-#                    DILATION <d>|any [GROUPS dense|grouped|depthwise|narrow|block_diagonal|
-#                    rotated|whole_groups]
+# halconv_add_conv2d(NAME <name> RECORD <variant record JSON>
 #                    [TARGETS host|cuda|opencl ...] [SCHEDULE <schedule json>|defaults])
+# halconv_add_conv2d(NAME <name> LAYOUT nhwc|nchw KERNEL <k>|<k>x<k>|any STRIDE <s>|any
+#                    DILATION <d>|any [GROUPS <groups mode>] [TARGETS ...] [SCHEDULE ...])
 #
 # Generates a Conv2D variant specialized for your problem at your build time, with halconv's own
-# generator, and makes an INTERFACE library <name>. Linking it into a program registers the
-# variant (named <name> for host, <name>_cuda / <name>_opencl for GPU targets) ahead of halconv's
-# built-in ones, so selection prefers it wherever it applies; `halconv::explain` shows the choice.
-# SCHEDULE is a file in the format of halconv's schedules/*.json (a "default" object and optional
-# "variants" overrides keyed by <name>); "defaults" uses the ones halconv was built with.
+# generator, and makes an INTERFACE library <name>. The variant is a record of the same form as
+# halconv's manifest (generators/manifest.json: layout, by_channels, kernel, stride, dilation,
+# groups, algorithm, class); the keyword form builds one. Linking the library into a program
+# registers the variant (named <name> for host, <name>_cuda / <name>_opencl for GPU targets)
+# ahead of halconv's built-in ones, so selection prefers it wherever it applies;
+# `halconv::explain` shows the choice. SCHEDULE is a file in the format of halconv's
+# schedules/*.json (a "default" object and optional "variants" overrides keyed by <name>);
+# "defaults" uses the ones halconv was built with.
 function(halconv_add_conv2d)
-  cmake_parse_arguments(ARG "" "NAME;LAYOUT;KERNEL;STRIDE;DILATION;GROUPS;SCHEDULE" "TARGETS"
+  cmake_parse_arguments(ARG "" "NAME;RECORD;LAYOUT;KERNEL;STRIDE;DILATION;GROUPS;SCHEDULE" "TARGETS"
                         ${ARGN})
-  foreach (required NAME LAYOUT KERNEL STRIDE DILATION)
-    if (NOT DEFINED ARG_${required})
-      message(FATAL_ERROR "halconv_add_conv2d: ${required} is required")
-    endif ()
-  endforeach ()
-  if (NOT ARG_GROUPS)
-    set(ARG_GROUPS dense)
+  if (NOT DEFINED ARG_NAME)
+    message(FATAL_ERROR "halconv_add_conv2d: NAME is required")
   endif ()
   if (NOT ARG_TARGETS)
     set(ARG_TARGETS host)
@@ -26,78 +24,77 @@ function(halconv_add_conv2d)
   if (NOT ARG_SCHEDULE)
     set(ARG_SCHEDULE defaults)
   endif ()
-  if (NOT ARG_LAYOUT MATCHES "^(nhwc|nchw)$")
-    message(FATAL_ERROR "halconv_add_conv2d: LAYOUT must be nhwc or nchw, got '${ARG_LAYOUT}'")
-  endif ()
-  if (NOT ARG_GROUPS MATCHES "^(dense|grouped|depthwise|narrow|block_diagonal|rotated|whole_groups)$")
-    message(FATAL_ERROR
-            "halconv_add_conv2d: GROUPS must be dense, grouped, depthwise, narrow, block_diagonal, rotated or whole_groups")
-  endif ()
-  # "any" is a run-time value (0 for the generator); a kernel may be written 3 or 3x3 (square).
-  foreach (arg KERNEL STRIDE DILATION)
-    set(value "${ARG_${arg}}")
-    if (value STREQUAL "any")
-      set(value 0)
-    elseif (value MATCHES "^([0-9]+)x([0-9]+)$")
-      if (NOT CMAKE_MATCH_1 EQUAL CMAKE_MATCH_2)
-        message(FATAL_ERROR "halconv_add_conv2d: ${arg} ${value}: only square sizes are generated")
+  if (DEFINED ARG_RECORD)
+    set(record "${ARG_RECORD}")
+  else ()
+    foreach (required LAYOUT KERNEL STRIDE DILATION)
+      if (NOT DEFINED ARG_${required})
+        message(FATAL_ERROR "halconv_add_conv2d: ${required} is required without RECORD")
       endif ()
-      set(value ${CMAKE_MATCH_1})
-    elseif (NOT value MATCHES "^[1-9][0-9]*$")
-      message(FATAL_ERROR "halconv_add_conv2d: ${arg} must be a positive number or any, got '${value}'")
+    endforeach ()
+    if (NOT ARG_GROUPS)
+      set(ARG_GROUPS dense)
     endif ()
-    set(${arg} ${value})
-  endforeach ()
+    set(record "{}")
+    string(JSON record SET "${record}" layout "\"${ARG_LAYOUT}\"")
+    string(JSON record SET "${record}" groups "\"${ARG_GROUPS}\"")
+    # A kernel may be written 3 or 3x3 (square); "any" is a run-time value.
+    foreach (arg KERNEL STRIDE DILATION)
+      set(value "${ARG_${arg}}")
+      if (value MATCHES "^([0-9]+)x([0-9]+)$")
+        if (NOT CMAKE_MATCH_1 EQUAL CMAKE_MATCH_2)
+          message(FATAL_ERROR "halconv_add_conv2d: ${arg} ${value}: only square sizes are generated")
+        endif ()
+        set(value ${CMAKE_MATCH_1})
+      endif ()
+      string(TOLOWER ${arg} field)
+      string(JSON record SET "${record}" ${field} "\"${value}\"")
+    endforeach ()
+    # Numbers as JSON numbers, so the record reads as a manifest record does.
+    string(REGEX REPLACE "\"([0-9]+)\"" "\\1" record "${record}")
+  endif ()
   if (NOT COMMAND add_halide_library)
     find_package(HalideHelpers 14 REQUIRED)
   endif ()
 
-  if (ARG_LAYOUT STREQUAL "nhwc")
-    set(layout halconv::DataFormat::channels_last)
-  else ()
-    set(layout halconv::DataFormat::channels_first)
-  endif ()
   add_library(${ARG_NAME} INTERFACE)
   set(includes "")
   set(registrations "")
   foreach (backend IN LISTS ARG_TARGETS)
     if (backend STREQUAL "host")
-      set(targets ${HALCONV_CPU_TARGETS})
       set(device cpu)
       set(suffix "")
       set(schedule_kind cpu)
     elseif (backend MATCHES "^(cuda|opencl)$")
-      string(TOUPPER ${backend} upper)
-      set(targets ${HALCONV_${upper}_TARGETS})
       set(device ${backend})
       set(suffix _${backend})
       set(schedule_kind gpu)
     else ()
       message(FATAL_ERROR "halconv_add_conv2d: TARGETS entries are host, cuda or opencl, got '${backend}'")
     endif ()
+    set(avx512_json "")
     if (ARG_SCHEDULE STREQUAL "defaults")
       file(READ "${HALCONV_SCHEDULE_DIR}/${schedule_kind}.json" schedule_json)
+      if (device STREQUAL "cpu")
+        file(READ "${HALCONV_SCHEDULE_DIR}/cpu-avx512.json" avx512_json)
+      endif ()
     else ()
       file(READ "${ARG_SCHEDULE}" schedule_json)
     endif ()
-    halconv_schedule_params("${schedule_json}" ${ARG_NAME} params)
     # The function (and registered variant) is <name>[_cuda|_opencl]; the library target gets a
     # backend suffix so it never clashes with the INTERFACE library <name>.
     set(function ${ARG_NAME}${suffix})
     set(lib ${ARG_NAME}_${device}_objects)
-    add_halide_library(${lib} FROM halconv::halconv_generators GENERATOR conv2d
-                       FUNCTION_NAME ${function}
-                       TARGETS ${targets} USE_RUNTIME halconv::halconv
-                       PARAMS layout=${ARG_LAYOUT} kernel_size=${KERNEL} stride=${STRIDE}
-                              dilation=${DILATION} groups_mode=${ARG_GROUPS} ${params})
+    halconv_compile_variant(RECORD_VAR record BACKEND ${device} FUNCTION ${function} LIBRARY ${lib}
+                            SCHEDULE_KEY ${ARG_NAME} SCHEDULES_VAR schedule_json
+                            AVX512_SCHEDULES_VAR avx512_json GENERATOR halconv::halconv_generators
+                            RUNTIME_ARGS USE_RUNTIME halconv::halconv OUT_SPEC spec)
     target_link_libraries(${ARG_NAME} INTERFACE ${lib})
-    list(JOIN targets "," target_list)
     string(APPEND includes "#include \"${lib}.h\"\n")
     string(APPEND registrations
-           "    halconv::register_variant({\"${function}\", ${layout}, ${KERNEL}, ${STRIDE}, ${DILATION}, "
-           "halconv::GroupsMode::${ARG_GROUPS}, halconv::Device::${device}, ${vectors_per_block}, "
-           "${block_size}, \"${target_list}\", &${function}, /*nchw_by_channels=*/false, "
-           "/*winograd=*/false, /*max_filters=*/0, /*max_output_pixels=*/0}),\n")
+           "    [] {\n      halconv::VariantSpec spec ${spec};\n"
+           "      spec.function = &${function};\n      return halconv::register_variant(spec);\n"
+           "    }(),\n")
   endforeach ()
   set(register_source "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_register.cpp")
   file(WRITE "${register_source}.tmp"

@@ -2,6 +2,18 @@
 # halconv_add_conv2d in consumers' builds. The file has "default" (every parameter) and
 # "variants" (per-variant overrides keyed by the variant's key, e.g. "nhwc_k3x3_s1_d1").
 #
+# halconv_json_bool(<value> <out>): CMake reads JSON booleans as ON/OFF; GeneratorParam<bool>
+# and C++ take true/false. Other values pass unchanged.
+function(halconv_json_bool VALUE OUT)
+  set(value "${VALUE}")
+  if (value STREQUAL "ON")
+    set(value true)
+  elseif (value STREQUAL "OFF")
+    set(value false)
+  endif ()
+  set(${OUT} "${value}" PARENT_SCOPE)
+endfunction()
+
 # halconv_schedule_params(<json text> <key> <out list>) sets <out list> to "name=value" pairs
 # for the generator, and sets each parameter as a variable in the caller's scope too.
 function(halconv_schedule_params JSON KEY OUT)
@@ -19,12 +31,7 @@ function(halconv_schedule_params JSON KEY OUT)
         set(value ${override})
       endif ()
     endif ()
-    # CMake reads JSON booleans as ON/OFF; GeneratorParam<bool> takes true/false.
-    if (value STREQUAL "ON")
-      set(value true)
-    elseif (value STREQUAL "OFF")
-      set(value false)
-    endif ()
+    halconv_json_bool("${value}" value)
     set(${name} ${value} PARENT_SCOPE)
     list(APPEND pairs ${name}=${value})
   endforeach ()

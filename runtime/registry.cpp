@@ -12,23 +12,6 @@
 namespace halconv::detail {
 namespace {
 
-// Names the X-macro table uses for its columns.
-namespace columns {
-constexpr DataFormat NHWC = DataFormat::channels_last;
-constexpr DataFormat NCHW = DataFormat::channels_first;
-using halconv::GroupsMode;
-constexpr GroupsMode DENSE = GroupsMode::dense;
-constexpr GroupsMode GROUPED = GroupsMode::grouped;
-constexpr GroupsMode DEPTHWISE = GroupsMode::depthwise;
-constexpr GroupsMode NARROW = GroupsMode::narrow;
-constexpr GroupsMode BLOCK_DIAGONAL = GroupsMode::block_diagonal;
-constexpr GroupsMode ROTATED = GroupsMode::rotated;
-constexpr GroupsMode WHOLE_GROUPS = GroupsMode::whole_groups;
-constexpr Device CPU = Device::cpu;
-constexpr Device CUDA = Device::cuda;
-constexpr Device OPENCL = Device::opencl;
-}  // namespace columns
-
 // Halide reports failures through this handler; the message is kept per thread for the Error.
 thread_local std::string last_halide_error;
 
@@ -79,15 +62,15 @@ Variant make_variant(const VariantSpec& spec) {
   return v;
 }
 
+// The generated table (generators/manifest.json): each entry's spec, its function filled in.
 std::deque<Variant> builtin_table() {
-  using namespace columns;
   std::deque<Variant> table;
-#define HALCONV_VARIANT(fn, layout, kernel, stride, dilation, groups, backend, vpb, block,   \
-                        targets, by_channels, winograd, max_filters, max_output_pixels,      \
-                        avx512_vpb, max_in_channels)                                         \
-  table.push_back(make_variant({#fn, layout, kernel, stride, dilation, groups, backend, vpb, \
-                                block, targets, &fn, by_channels, winograd, max_filters,     \
-                                max_output_pixels, avx512_vpb, max_in_channels}));
+#define HALCONV_VARIANT(fn, ...)                       \
+  {                                                    \
+    Variant v = make_variant(VariantSpec __VA_ARGS__); \
+    v.function = &fn;                                  \
+    table.push_back(v);                                \
+  }
 #include "variants.inc"
 #undef HALCONV_VARIANT
   return table;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "weight_packing.h"
+
 namespace halconv::detail {
 namespace {
 
@@ -281,7 +283,6 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streamin
 }
 
 namespace {
-constexpr int kWidestVector = 16;  // floats in an AVX-512 register
 
 // Whether the CPU tile's vectors run along output channels (the generator's channel_vectors()),
 // so that they also set the packed weight block; else they run along width.
@@ -291,20 +292,13 @@ bool vectors_along_channels(const VariantSpec& v) {
 }  // namespace
 
 int64_t filter_tile(const VariantSpec& v) {
-  // A GPU thread block spans block_size * gpu_threads_b channels (NCHW); the build keeps that
-  // within this bound (CMakeLists.txt checks it).
-  constexpr int kGpuChannelSpan = 64;
-  if (v.backend != Device::cpu) return kGpuChannelSpan;
-  return vectors_along_channels(v) ? kWidestVector * v.vectors_per_block : v.block_size;
+  return packing::filters_per_block(v.backend != Device::cpu, vectors_along_channels(v),
+                                    v.vectors_per_block, v.block_size);
 }
 
 int64_t filter_padding(const VariantSpec& v) {
-  const int64_t pack = filter_tile(v);
-  // A width-vectorized tile's vectors run along width, which the weights do not pad.
-  if (v.backend != Device::cpu || !vectors_along_channels(v) || v.avx512_vectors_per_block == 0) {
-    return pack;
-  }
-  return std::max(pack, int64_t{kWidestVector} * v.avx512_vectors_per_block);
+  return packing::filter_padding(v.backend != Device::cpu, vectors_along_channels(v),
+                                 v.vectors_per_block, v.block_size, v.avx512_vectors_per_block);
 }
 
 }  // namespace halconv::detail

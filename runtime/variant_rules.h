@@ -108,7 +108,7 @@ constexpr int64_t kWidthTileFloats = 64;
 // 256 0.58-0.63 ms against 0.75-0.82, MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
 Problem problem_as_run(const VariantSpec& v, const Problem& p);
 
-// Filters per packed weight block (the generator's filter_pack() is the same rule).
+// Filters per packed weight block for v (generators/weight_packing.h, the generator's rule).
 int64_t filter_tile(const VariantSpec& v);
 
 // The packed weights' filter count is padded to a multiple of this: one whole register tile at

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "halconv/config.h"
 #include "halconv/device.h"
@@ -27,6 +28,15 @@ using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
 // whole_groups: the same layers in NCHW, vectorized along width, each register tile over a whole
 // group's filters and several rows.
 enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal, rotated, whole_groups };
+// Each mode's name, as variant records, the generator's groups_mode and variant names spell it.
+inline constexpr std::pair<const char*, GroupsMode> kGroupsModeNames[] = {
+    {"dense", GroupsMode::dense},
+    {"grouped", GroupsMode::grouped},
+    {"depthwise", GroupsMode::depthwise},
+    {"narrow", GroupsMode::narrow},
+    {"block_diagonal", GroupsMode::block_diagonal},
+    {"rotated", GroupsMode::rotated},
+    {"whole_groups", GroupsMode::whole_groups}};
 constexpr int kNarrowGroupChannels = 16;
 constexpr int kRotatedGroupChannels = 4;
 constexpr int kBlockDiagonalMinFilters = 4;

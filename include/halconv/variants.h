@@ -10,7 +10,7 @@
 namespace halconv {
 
 struct VariantDescription {
-  std::string name;     // conv2d_<layout>_<kernel|generic>[_s<n|r>_d<n|r>]_<backend>
+  std::string name;     // by the grammar of docs/variants.md
   std::string backend;  // cpu, cuda or opencl
   std::string targets;  // the ISA targets compiled into it, dispatched at run time
 };

@@ -1,0 +1,162 @@
+# A Conv2D variant from its record, the one form shared by halconv's manifest
+# (generators/manifest.json) and by consumers' halconv_add_conv2d. See the manifest's "about"
+# for the fields; this file is where they become a name, GeneratorParams and a table entry.
+# Needs halconvSchedules.cmake (included first).
+
+# halconv_record_field(<record> <field> <default> <out>): the field's value, or the default.
+function(halconv_record_field RECORD FIELD DEFAULT OUT)
+  string(JSON value ERROR_VARIABLE missing GET "${RECORD}" ${FIELD})
+  if (missing)
+    set(value "${DEFAULT}")
+  endif ()
+  halconv_json_bool("${value}" value)
+  set(${OUT} "${value}" PARENT_SCOPE)
+endfunction()
+
+# halconv_parse_record(<record> <prefix>): sets <prefix>_LAYOUT, _BY_CHANNELS, _KERNEL, _STRIDE,
+# _DILATION (0 for "any"), _GROUPS, _ALGORITHM, _MAX_FILTERS, _MAX_OUTPUT_PIXELS,
+# _MAX_IN_CHANNELS, _BACKENDS and _KEY (the name by the manifest's grammar, without conv2d_ and
+# the backend), failing with a message that names any bad value.
+function(halconv_parse_record RECORD P)
+  string(JSON type ERROR_VARIABLE bad TYPE "${RECORD}")
+  if (bad OR NOT type STREQUAL "OBJECT")
+    message(FATAL_ERROR "halconv variant record is not a JSON object: ${RECORD}")
+  endif ()
+  halconv_record_field("${RECORD}" layout "" layout)
+  if (NOT layout MATCHES "^(nhwc|nchw)$")
+    message(FATAL_ERROR "halconv variant record: layout must be nhwc or nchw, got '${layout}' in ${RECORD}")
+  endif ()
+  halconv_record_field("${RECORD}" by_channels false by_channels)
+  if (by_channels AND NOT layout STREQUAL "nchw")
+    message(FATAL_ERROR "halconv variant record: by_channels applies to nchw only: ${RECORD}")
+  endif ()
+  set(key ${layout})
+  if (by_channels)
+    string(APPEND key _cv)
+  endif ()
+  foreach (field kernel stride dilation)
+    halconv_record_field("${RECORD}" ${field} "" value)
+    string(SUBSTRING ${field} 0 1 letter)
+    if (value STREQUAL "any")
+      set(value 0)
+      set(token ${letter}r)
+    elseif (value MATCHES "^[1-9][0-9]*$")
+      set(token ${letter}${value})
+      if (field STREQUAL "kernel")
+        set(token k${value}x${value})
+      endif ()
+    else ()
+      message(FATAL_ERROR "halconv variant record: ${field} must be a positive number or \"any\", "
+                          "got '${value}' in ${RECORD}")
+    endif ()
+    string(TOUPPER ${field} upper)
+    set(${P}_${upper} ${value} PARENT_SCOPE)
+    string(APPEND key _${token})
+  endforeach ()
+  # The groups mode is checked by the generator (its GeneratorParam takes halconv::GroupsMode's
+  # names) and by the compiler (the table entry names the enumerator).
+  halconv_record_field("${RECORD}" groups dense groups)
+  if (NOT groups STREQUAL "dense")
+    string(APPEND key _${groups})
+  endif ()
+  halconv_record_field("${RECORD}" algorithm direct algorithm)
+  if (algorithm STREQUAL "winograd")
+    string(APPEND key _wino)
+  elseif (NOT algorithm STREQUAL "direct")
+    message(FATAL_ERROR "halconv variant record: algorithm must be direct or winograd, got "
+                        "'${algorithm}' in ${RECORD}")
+  endif ()
+  foreach (bound "max_filters;f" "max_output_pixels;p" "max_in_channels;c")
+    list(GET bound 0 field)
+    list(GET bound 1 letter)
+    string(JSON value ERROR_VARIABLE none GET "${RECORD}" class ${field})
+    if (none)
+      set(value 0)
+    elseif (NOT value MATCHES "^[1-9][0-9]*$")
+      message(FATAL_ERROR "halconv variant record: class.${field} must be a positive number, got "
+                          "'${value}' in ${RECORD}")
+    else ()
+      string(APPEND key _${letter}${value})
+    endif ()
+    string(TOUPPER ${field} upper)
+    set(${P}_${upper} ${value} PARENT_SCOPE)
+  endforeach ()
+  string(JSON count ERROR_VARIABLE none LENGTH "${RECORD}" backends)
+  set(backends cpu)
+  if (NOT none)
+    set(backends "")
+    math(EXPR last "${count} - 1")
+    foreach (i RANGE ${last})
+      string(JSON backend GET "${RECORD}" backends ${i})
+      if (NOT backend MATCHES "^(cpu|cuda|opencl)$")
+        message(FATAL_ERROR "halconv variant record: backends are cpu, cuda or opencl, got "
+                            "'${backend}' in ${RECORD}")
+      endif ()
+      list(APPEND backends ${backend})
+    endforeach ()
+  endif ()
+  set(${P}_LAYOUT ${layout} PARENT_SCOPE)
+  set(${P}_BY_CHANNELS ${by_channels} PARENT_SCOPE)
+  set(${P}_GROUPS ${groups} PARENT_SCOPE)
+  set(${P}_ALGORITHM ${algorithm} PARENT_SCOPE)
+  set(${P}_BACKENDS ${backends} PARENT_SCOPE)
+  set(${P}_KEY ${key} PARENT_SCOPE)
+endfunction()
+
+# halconv_compile_variant(RECORD_VAR <var> BACKEND cpu|cuda|opencl FUNCTION <name>
+#     LIBRARY <target> SCHEDULE_KEY <key> SCHEDULES_VAR <var> [AVX512_SCHEDULES_VAR <var>]
+#     GENERATOR <generator target> [RUNTIME_ARGS ...] OUT_SPEC <var>)
+# The JSON texts travel by variable name: their strings may hold semicolons, which arguments split.
+# Adds the Halide library of one variant and sets <var> to its halconv::VariantSpec initializer
+# (function left nullptr: the caller's table fills it in).
+function(halconv_compile_variant)
+  cmake_parse_arguments(A "" "RECORD_VAR;BACKEND;FUNCTION;LIBRARY;SCHEDULE_KEY;SCHEDULES_VAR;AVX512_SCHEDULES_VAR;GENERATOR;OUT_SPEC"
+                        "RUNTIME_ARGS" ${ARGN})
+  halconv_parse_record("${${A_RECORD_VAR}}" R)
+  string(TOUPPER ${A_BACKEND} backend)
+  set(targets ${HALCONV_${backend}_TARGETS})
+  halconv_schedule_params("${${A_SCHEDULES_VAR}}" ${A_SCHEDULE_KEY} schedule_params)
+  set(avx512_vectors_per_block 0)
+  if (A_BACKEND STREQUAL "cpu" AND A_AVX512_SCHEDULES_VAR AND NOT "${${A_AVX512_SCHEDULES_VAR}}" STREQUAL "")
+    # A row-tiled tile's block is rows (generators/register_tile.h, tiles_rows()).
+    set(block_is_pack true)
+    if (R_LAYOUT STREQUAL "nhwc" OR R_BY_CHANNELS OR
+        (R_GROUPS MATCHES "^(depthwise|whole_groups)$" AND R_KERNEL GREATER 0))
+      set(block_is_pack false)
+    endif ()
+    halconv_avx512_schedule_params("${${A_AVX512_SCHEDULES_VAR}}" ${A_SCHEDULE_KEY} ${block_is_pack}
+                                   avx512_params)
+    list(APPEND schedule_params ${avx512_params})
+  endif ()
+  if (R_MAX_FILTERS GREATER 0 AND (R_LAYOUT STREQUAL "nhwc" OR R_BY_CHANNELS))
+    math(EXPR tile "16 * ${vectors_per_block}")
+    if (NOT tile EQUAL R_MAX_FILTERS)
+      message(FATAL_ERROR "${A_SCHEDULE_KEY}: class max_filters ${R_MAX_FILTERS} needs a filter "
+                          "tile of as many filters (vectors_per_block ${vectors_per_block} makes ${tile})")
+    endif ()
+  endif ()
+  if (NOT A_BACKEND STREQUAL "cpu")
+    math(EXPR channel_span "${block_size} * ${gpu_threads_b}")
+    if (channel_span GREATER 64)
+      message(FATAL_ERROR "${A_SCHEDULE_KEY}: block_size * gpu_threads_b = ${channel_span} exceeds the 64 "
+                          "channels GPU weights are packed by (packing::kGpuChannelSpan)")
+    endif ()
+  endif ()
+  add_halide_library(${A_LIBRARY} FROM ${A_GENERATOR} GENERATOR conv2d FUNCTION_NAME ${A_FUNCTION}
+    TARGETS ${targets} ${A_RUNTIME_ARGS}
+    PARAMS layout=${R_LAYOUT} kernel_size=${R_KERNEL} stride=${R_STRIDE} dilation=${R_DILATION}
+           groups_mode=${R_GROUPS} nchw_by_channels=${R_BY_CHANNELS} algorithm=${R_ALGORITHM}
+           max_filters=${R_MAX_FILTERS} ${schedule_params})
+  set(layout channels_last)
+  if (R_LAYOUT STREQUAL "nchw")
+    set(layout channels_first)
+  endif ()
+  set(winograd false)
+  if (R_ALGORITHM STREQUAL "winograd")
+    set(winograd true)
+  endif ()
+  list(JOIN targets "," target_list)
+  set(${A_OUT_SPEC}
+      "{\"${A_FUNCTION}\", halconv::DataFormat::${layout}, ${R_KERNEL}, ${R_STRIDE}, ${R_DILATION}, halconv::GroupsMode::${R_GROUPS}, halconv::Device::${A_BACKEND}, ${vectors_per_block}, ${block_size}, \"${target_list}\", nullptr, ${R_BY_CHANNELS}, ${winograd}, ${R_MAX_FILTERS}, ${R_MAX_OUTPUT_PIXELS}, ${avx512_vectors_per_block}, ${R_MAX_IN_CHANNELS}}"
+      PARENT_SCOPE)
+endfunction()

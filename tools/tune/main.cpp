@@ -1,0 +1,284 @@
+// halconv-tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
+// the Conv2D generator with candidate schedule parameters (vectors_per_block, block_size,
+// rows_per_task, reduction_chunk), times each on the suite's shapes that variant serves (its shape
+// class), then times the default, the committed parameters and the three best against each other
+// interleaved, and writes the winner to schedules/cpu.json, which the build reads. It reports the
+// tuned-vs-default speedup per shape from that final head-to-head. Measurements are medians of
+// repeated runs on this machine, at its core count, always alternating with the runs they are
+// compared with (search: each candidate against the default), for the build's CPU object that
+// this host runs (see tuning_target()). On an AVX-512 host it tunes the AVX-512
+// object's own parameters instead (schedules/cpu-avx512.json), with the weight packing held at
+// cpu.json's and the channel tile free to span several packed blocks (see that file's "about").
+
+// This file holds the command line, the work list and the loop; the pieces are beside it
+// (variants, candidates, timing, decision, writer).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "candidates.h"
+#include "decision.h"
+#include "halconv/config.h"
+#include "suite.h"
+#include "timing.h"
+#include "variants.h"
+#include "writer.h"
+
+using Clock = std::chrono::steady_clock;
+using halconv::bench::read_suite;
+using halconv::bench::SuiteShape;
+using halconv::tune::build_variants;
+using halconv::tune::Candidate;
+using halconv::tune::candidates_for;
+using halconv::tune::CompiledCandidate;
+using halconv::tune::decide;
+using halconv::tune::Decision;
+using halconv::tune::json;
+using halconv::tune::relative_time;
+using halconv::tune::report_record;
+using halconv::tune::schedule_entry;
+using halconv::tune::served_problem;
+using halconv::tune::time_interleaved;
+using halconv::tune::tuning_target;
+using halconv::tune::VariantInfo;
+using halconv::tune::write_schedules;
+
+int main(int argc, char** argv) {
+  CLI::App app{"halconv-tune: autotune the CPU variants' schedule parameters"};
+  const Halide::Target target = tuning_target();
+  // The AVX-512 object has its own file (see the header comment).
+  const bool avx512_mode = target.has_feature(Halide::Target::AVX512);
+  std::string suite_path = "bench/anchors.txt", common_path = "schedules/cpu.json", only;
+  std::string schedule_path = avx512_mode ? "schedules/cpu-avx512.json" : common_path;
+  bool dry_run = false;
+  app.add_option("--suite", suite_path, "shapes to tune on")->capture_default_str();
+  app.add_option("--schedules", schedule_path,
+                 "schedule file to update (default by this host's ISA: cpu-avx512.json on "
+                 "AVX-512, else cpu.json)");
+  app.add_option("--common", common_path,
+                 "the common schedule file, whose packing an AVX-512 run keeps")
+      ->capture_default_str();
+  app.add_option("--only", only, "tune only variants whose key contains this");
+  app.add_flag("--dry-run", dry_run, "report, but do not write the schedule file");
+  std::vector<int> only_vectors;
+  app.add_option("--vectors", only_vectors,
+                 "search only these channel tile widths, in vectors (the default and the "
+                 "committed parameters still compete in the final round)")
+      ->delimiter(',');
+  bool force = false;
+  app.add_flag("--force", force,
+               "tune variants whose entry was kept by hand too (their record's \"override\" "
+               "says why), replacing the entry and its reason");
+  bool check = false;
+  app.add_flag("--check", check,
+               "search again without writing, and report whether the committed parameters are "
+               "within noise (5%) of this run's winner; exit status 3 if not");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const int host_vector = target.natural_vector_size<float>();
+    const auto read_json = [](const std::string& path) {
+      std::ifstream in(path);
+      if (!in) throw std::runtime_error("cannot read " + path);
+      return json::parse(in);
+    };
+    json schedules = read_json(schedule_path);
+    const json common = avx512_mode ? read_json(common_path) : schedules;
+    const json defaults = common["default"];
+    const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
+                                      defaults["rows_per_task"], defaults["reduction_chunk"],
+                                      defaults["shared_staging"]};
+    const auto suite = read_suite(suite_path, halconv::DataFormat::channels_last);
+
+    // Work list: each variant with its shape class, both layouts from the same suite.
+    struct Job {
+      VariantInfo v;
+      std::vector<std::pair<std::string, halconv::Problem>> shapes;
+      int64_t in_channels = 0;              // the most input channels per group among the shapes
+      std::vector<int64_t> widths;          // the shapes' output widths
+      Candidate defaults;                   // the default parameters, with the variant's fixed ones
+      std::optional<Candidate> fixed_pack;  // AVX-512 mode: the packing the candidates keep
+    };
+    // A parameter's value in a schedule file's entry for the variant, else `fallback`.
+    const auto entry_value = [](const json& file, const VariantInfo& v, const char* name,
+                                auto fallback) {
+      return file["variants"].value(v.key, json::object()).value(name, fallback);
+    };
+    std::vector<Job> jobs;
+    size_t total_runs = 0;
+    const std::vector<VariantInfo> table = build_variants();
+    for (size_t index = 0; index < table.size(); index++) {
+      const VariantInfo& v = table[index];
+      if (!only.empty() && v.key.find(only) == std::string::npos) continue;
+      // An entry kept by hand over the tuner's pick records why; a new pick would drop it.
+      const json record =
+          schedules.contains("tuned")
+              ? schedules["tuned"].value("variants", json::object()).value(v.key, json::object())
+              : json::object();
+      if (record.contains("override") && !force) {
+        std::printf("skipping %s, kept by hand (--force tunes it): %s\n", v.key.c_str(),
+                    record["override"].get<std::string>().c_str());
+        continue;
+      }
+      Job job{v, {}, 0, {}, default_candidate, std::nullopt};
+      // A few-filters variant's tile is its bound.
+      if (v.max_filters > 0) job.defaults.vectors_per_block = v.max_filters / 16;
+      if (avx512_mode) {
+        // The AVX-512 object packs as the others: the common file's packing, for the default too.
+        job.defaults.vectors_per_block =
+            entry_value(common, v, "vectors_per_block", job.defaults.vectors_per_block);
+        if (v.block_is_pack()) {
+          job.defaults.block_size = entry_value(common, v, "block_size", job.defaults.block_size);
+        }
+        job.fixed_pack = job.defaults;
+      }
+      for (const SuiteShape& s : suite) {
+        halconv::Conv2DConfig c = s.config;
+        c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
+                                           : halconv::DataFormat::channels_first;
+        const halconv::Shape shape =
+            v.layout == "nhwc" ? s.input
+                               : halconv::Shape{s.input[0], s.input[3], s.input[1], s.input[2]};
+        const halconv::Problem p = halconv::make_problem(c, shape);
+        // A variant is tuned on its shape class: the shapes selection gives it, which no variant
+        // ahead of it in the table (best first) serves.
+        bool taken = false;
+        for (size_t before = 0; before < index; before++) {
+          taken = taken || served_problem(table[before], p).has_value();
+        }
+        const std::optional<halconv::Problem> served = served_problem(v, p);
+        if (!taken && served) job.shapes.emplace_back(s.name, *served);
+      }
+      if (job.shapes.empty()) continue;
+      for (const auto& shape : job.shapes) {
+        job.in_channels = std::max(job.in_channels, shape.second.in_c / shape.second.groups);
+        job.widths.push_back(shape.second.out_w);
+      }
+      total_runs +=
+          (candidates_for(v, job.in_channels, host_vector, job.fixed_pack, only_vectors, job.widths)
+               .size() +
+           1) *
+          job.shapes.size();
+      jobs.push_back(job);
+    }
+    std::printf("tuning %zu variants, %zu candidate runs, on %s, for %s\n", jobs.size(), total_runs,
+                target.to_string().c_str(), schedule_path.c_str());
+    if (check) dry_run = true;
+    int reproduced = 0;
+    size_t done = 0;
+    const auto start = Clock::now();
+    json report = json::object();
+    for (const Job& job : jobs) {
+      const Candidate& job_default = job.defaults;
+      // What the build compiles now: the common entry, under the AVX-512 one in AVX-512 mode.
+      const auto committed_value = [&](const char* name, auto fallback) {
+        const auto in_common = entry_value(common, job.v, name, fallback);
+        return avx512_mode ? entry_value(schedules, job.v, name, in_common) : in_common;
+      };
+      const Candidate committed{committed_value("vectors_per_block", job_default.vectors_per_block),
+                                committed_value("block_size", job_default.block_size),
+                                committed_value("rows_per_task", job_default.rows_per_task),
+                                committed_value("reduction_chunk", job_default.reduction_chunk),
+                                committed_value("shared_staging", job_default.shared_staging),
+                                avx512_mode ? entry_value(schedules, job.v, "vector_lanes", 0) : 0};
+      // Search: each candidate timed against the default, compiled once per shape.
+      std::map<std::string, std::unique_ptr<CompiledCandidate>> default_compiled;
+      for (const auto& [name, p] : job.shapes) {
+        default_compiled[name] =
+            std::make_unique<CompiledCandidate>(job.v, job_default, job.fixed_pack, p, target);
+        done++;
+      }
+      std::vector<std::pair<double, Candidate>> ranked;  // geomean relative time, candidate
+      for (const Candidate& cand : candidates_for(job.v, job.in_channels, host_vector,
+                                                  job.fixed_pack, only_vectors, job.widths)) {
+        double log_sum = 0;
+        for (const auto& [name, p] : job.shapes) {
+          log_sum += std::log(
+              relative_time(*default_compiled[name], job.v, cand, job.fixed_pack, p, target));
+          done++;
+        }
+        ranked.emplace_back(std::exp(log_sum / job.shapes.size()), cand);
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        std::printf("[%4zu/%zu, eta %4.0fs] %-18s %-32s relative time %.3f\n", done, total_runs,
+                    elapsed / done * (total_runs - done), job.v.key.c_str(), cand.text().c_str(),
+                    ranked.back().first);
+        std::fflush(stdout);
+      }
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+
+      // Final: the default, the committed parameters and the search's best three, timed
+      // interleaved on every shape; this decides, and gives the report.
+      std::vector<Candidate> finalists = {job_default, committed};
+      for (size_t i = 0; i < ranked.size() && i < 3; i++) finalists.push_back(ranked[i].second);
+      std::vector<Candidate> unique;
+      for (const Candidate& c : finalists) {
+        bool seen = false;
+        for (const Candidate& u : unique) seen = seen || u.text() == c.text();
+        if (!seen) unique.push_back(c);
+      }
+      std::vector<std::map<std::string, double>> final_ms(unique.size());
+      for (const auto& [name, p] : job.shapes) {
+        const std::vector<double> ms = time_interleaved(job.v, unique, job.fixed_pack, p, target);
+        for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
+      }
+      // The winner: the best of those no slower than the default on any shape beyond noise
+      // (decide()); --check compares the committed finalist with it.
+      size_t committed_index = 0;
+      for (size_t i = 0; i < unique.size(); i++) {
+        if (unique[i].text() == committed.text()) committed_index = i;
+      }
+      const Decision decision = decide(final_ms, job.shapes.size(), committed_index);
+      const size_t best = decision.best;
+      for (size_t i = 0; i < unique.size(); i++) {
+        std::string per_shape;
+        for (const auto& [name, t] : final_ms[i]) {
+          per_shape += " " + name + " " + std::to_string(t).substr(0, 6);
+        }
+        std::printf("  %-18s final %-32s relative time %.3f%s; ms:%s\n", job.v.key.c_str(),
+                    unique[i].text().c_str(), decision.scores[i],
+                    decision.regresses[i] ? "  (slower than the default on some shape)" : "",
+                    per_shape.c_str());
+      }
+      for (const auto& [name, p] : job.shapes) {
+        const double d = final_ms[0][name], t = final_ms[best][name];
+        std::printf("  %-18s %-20s default %8.3f ms  tuned %8.3f ms  speedup %.2fx\n",
+                    job.v.key.c_str(), name.c_str(), d, t, d / t);
+      }
+      const Candidate& winner = unique[best];
+      schedules["variants"][job.v.key] = schedule_entry(
+          job.v, winner, avx512_mode, job.fixed_pack ? job.fixed_pack->vectors_per_block : 0);
+      report[job.v.key] =
+          report_record(winner, suite_path, job.shapes, final_ms[0], final_ms[best]);
+      if (check) {
+        const bool same = decision.committed_within_noise;
+        reproduced += same;
+        std::printf(
+            "  %-18s committed %s: %s (this run's winner %s)\n", job.v.key.c_str(),
+            committed.text().c_str(),
+            same ? "reproduced within noise" : "slower than this run's winner by more than 5%",
+            winner.text().c_str());
+      }
+    }
+    if (check) {
+      std::printf("committed choice reproduced within noise for %d of %zu variants\n", reproduced,
+                  jobs.size());
+      return reproduced == static_cast<int>(jobs.size()) ? 0 : 3;
+    }
+    // Merge: a run with --only keeps the other variants' earlier reports.
+    write_schedules(schedules, report, target.to_string(), schedule_path, dry_run);
+  } catch (const std::exception& e) {
+    std::cerr << "halconv-tune: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

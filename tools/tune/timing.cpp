@@ -1,0 +1,239 @@
+// The timing: compiling and running a candidate as the runtime runs it, interleaved medians, and
+// the JIT target.
+#include "timing.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "streamed_band.h"
+#include "variant_rules.h"
+
+namespace halconv::tune {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
+// pipeline from a registered generator after set_inputs(); a using-declaration exposes it.
+struct PipelineAccess : Halide::Internal::GeneratorBase {
+  using GeneratorBase::build_pipeline;
+  static auto build() { return &PipelineAccess::build_pipeline; }
+};
+
+// A Halide task's nested parallel loops, run in the calling thread: what they amount to in the
+// runtime's streamed calls, whose bands keep every thread busy.
+int run_tasks_serially(Halide::JITUserContext* context,
+                       int (*task)(Halide::JITUserContext*, int, uint8_t*), int min, int extent,
+                       uint8_t* closure) {
+  for (int i = min; i < min + extent; i++) {
+    if (const int status = task(context, i, closure)) return status;
+  }
+  return 0;
+}
+
+// The threads Halide's runtime runs tasks on: HL_NUM_THREADS, else one per core.
+int task_threads() {
+  const char* forced = std::getenv("HL_NUM_THREADS");
+  const int threads = forced && *forced ? std::atoi(forced) : 0;
+  return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+double median(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// Median ms of each compiled candidate, timed in rounds of one run each, for at least
+// min_rounds rounds and min_seconds (at most 1,000 rounds): this VM's speed drifts by 20-50% over
+// seconds, and interleaving makes a drift hit every candidate alike.
+std::vector<double> median_ms_interleaved(const std::vector<CompiledCandidate*>& compiled,
+                                          size_t min_rounds, double min_seconds) {
+  std::vector<std::vector<double>> ms(compiled.size());
+  const auto start = Clock::now();
+  while (ms[0].size() < min_rounds ||
+         std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
+    for (size_t i = 0; i < compiled.size(); i++) ms[i].push_back(compiled[i]->run_ms());
+    if (ms[0].size() >= 1000) break;
+  }
+  std::vector<double> medians;
+  for (const auto& m : ms) medians.push_back(median(m));
+  return medians;
+}
+
+}  // namespace
+
+CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                                     const std::optional<Candidate>& fixed_pack,
+                                     const halconv::Problem& p, const Halide::Target& target)
+    : target_(target), problem_(p) {
+  const int pack_vectors = fixed_pack ? fixed_pack->vectors_per_block : cand.vectors_per_block;
+  const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
+  const int pack_block = fixed_pack && v.tiles_rows() ? fixed_pack->block_size : cand.block_size;
+  const int avx512_block = cand.block_size != pack_block ? cand.block_size : 0;
+  const Halide::Internal::GeneratorParamsMap params = {
+      {"layout", v.layout},
+      {"kernel_size", std::to_string(v.kernel)},
+      {"stride", std::to_string(v.stride)},
+      {"dilation", std::to_string(v.dilation)},
+      {"groups_mode", v.groups},
+      {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
+      {"algorithm", v.winograd ? "winograd" : "direct"},
+      {"vectors_per_block", std::to_string(pack_vectors)},
+      {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
+      {"block_size", std::to_string(pack_block)},
+      {"avx512_block_size", std::to_string(avx512_block)},
+      {"rows_per_task", std::to_string(cand.rows_per_task)},
+      {"reduction_chunk", std::to_string(cand.reduction_chunk)},
+      {"shared_staging", cand.shared_staging ? "true" : "false"},
+      {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
+      {"max_filters", std::to_string(v.max_filters)},
+      {"linear_only", "true"}};
+  const bool nhwc = v.layout == "nhwc";
+  // The packed weight block and the padding to whole tiles: the runtime's rules (the
+  // generator's filter_pack() and tile_filters() match them).
+  const halconv::VariantSpec spec = v.spec(pack_vectors, pack_block, avx512_vectors);
+  const int pack = static_cast<int>(halconv::detail::filter_tile(spec));
+  const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
+  const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
+  const int cin_g = static_cast<int>(p.in_c / p.groups);
+  input_ = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)
+                : Halide::Buffer<float>(p.in_w, p.in_h, p.in_c, p.batch);
+  // Winograd variants take transformed weights, a 4x4 kernel.
+  const int kernel_w = v.winograd ? 4 : static_cast<int>(p.kernel_w);
+  const int kernel_h = v.winograd ? 4 : static_cast<int>(p.kernel_h);
+  kernel_ = Halide::Buffer<float>(pack, cin_g, kernel_w, kernel_h, blocks);
+  bias_ = Halide::Buffer<float>(blocks * pack);
+  output_ = nhwc ? Halide::Buffer<float>(p.filters, p.out_w, p.out_h, p.batch)
+                 : Halide::Buffer<float>(p.out_w, p.out_h, p.filters, p.batch);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  for (auto* b : {&input_, &kernel_, &bias_}) {
+    b->for_each_value([&](float& x) { x = uniform(rng); });
+  }
+  band_rows_ = halconv::detail::streamed_band_rows(spec, p);
+  if (band_rows_ == 0) {
+    instances_.push_back(compile(params, input_));
+  } else {
+    for (int i = 0; i < task_threads(); i++) {
+      Halide::Buffer<float> image_view = input_.sliced(3, 0).embedded(3, 0);
+      instances_.push_back(compile(params, image_view));
+      Instance& instance = instances_.back();
+      instance.image_view = image_view;
+      instance.pipeline.jit_handlers().custom_do_par_for = run_tasks_serially;
+      instance.band.resize(static_cast<size_t>(band_rows_ * p.out_w * p.filters));
+    }
+  }
+  run_ms();  // warm-up
+}
+
+CompiledCandidate::Instance CompiledCandidate::compile(
+    const Halide::Internal::GeneratorParamsMap& params, const Halide::Buffer<float>& input) const {
+  const halconv::Problem& p = problem_;
+  Instance instance;
+  instance.scalars.resize(9);
+  const int64_t values[9] = {p.stride_w,   p.stride_h, p.dilation_w,
+                             p.dilation_h, p.pad_top,  p.pad_left,
+                             p.groups,     p.filters,  0};
+  for (int i = 0; i < 9; i++) instance.scalars[i].set(static_cast<int32_t>(values[i]));
+  auto gen =
+      Halide::Internal::GeneratorRegistry::create("conv2d", Halide::GeneratorContext(target_));
+  gen->set_generator_param_values(params);
+  const auto& s = instance.scalars;
+  gen->set_inputs(input, kernel_, bias_, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
+  instance.pipeline = (gen.get()->*PipelineAccess::build())();
+  instance.pipeline.compile_jit(target_);
+  instance.generator = std::move(gen);
+  return instance;
+}
+
+// Band `index` of the streamed call, as Plan's streamed calls run it (one image's rows).
+void CompiledCandidate::run_band(Instance& instance, int64_t index) const {
+  const halconv::Problem& p = problem_;
+  const auto [image, first_row, rows] = halconv::detail::band_span(p, band_rows_, index);
+  const halconv::Problem band = halconv::detail::band_problem(p, first_row, rows);
+  instance.scalars[kPadTop].set(static_cast<int32_t>(band.pad_top));
+  instance.image_view.raw_buffer()->host =
+      reinterpret_cast<uint8_t*>(input_.data() + image * p.in_c * p.in_h * p.in_w);
+  const int w = static_cast<int>(p.out_w), h = static_cast<int>(rows);
+  const int c = static_cast<int>(p.filters);
+  float* scratch = instance.band.data();
+  Halide::Buffer<float> out = p.data_format == halconv::DataFormat::channels_last
+                                  ? Halide::Buffer<float>(scratch, c, w, h, 1)
+                                  : Halide::Buffer<float>(scratch, w, h, c, 1);
+  instance.pipeline.realize(out, target_);
+  halconv::detail::stream_band_out(p, first_row, rows, scratch,
+                                   output_.data() + image * p.filters * p.out_h * p.out_w);
+}
+
+double CompiledCandidate::run_ms() {
+  const auto t0 = Clock::now();
+  if (band_rows_ == 0) {
+    instances_[0].pipeline.realize(output_, target_);
+  } else {
+    const int64_t bands = problem_.batch * halconv::detail::bands_per_image(problem_, band_rows_);
+    std::atomic<int64_t> next_band{0};
+    std::vector<std::exception_ptr> failures(instances_.size());
+    auto work = [&](size_t thread) {
+      try {
+        for (int64_t band; (band = next_band++) < bands;) run_band(instances_[thread], band);
+      } catch (...) {
+        failures[thread] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < instances_.size(); t++) helpers.emplace_back(work, t);
+    work(0);
+    for (std::thread& helper : helpers) helper.join();
+    for (const std::exception_ptr& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
+    }
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
+                     const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
+                     const Halide::Target& target) {
+  CompiledCandidate compiled(v, cand, fixed_pack, p, target);
+  const std::vector<double> ms = median_ms_interleaved({&compiled, &reference}, 7, 0.25);
+  return ms[0] / ms[1];
+}
+
+std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
+                                     const std::optional<Candidate>& fixed_pack,
+                                     const halconv::Problem& p, const Halide::Target& target) {
+  std::vector<std::unique_ptr<CompiledCandidate>> owned;
+  std::vector<CompiledCandidate*> compiled;
+  for (const Candidate& cand : cands) {
+    owned.push_back(std::make_unique<CompiledCandidate>(v, cand, fixed_pack, p, target));
+    compiled.push_back(owned.back().get());
+  }
+  return median_ms_interleaved(compiled, 15, 1.5);
+}
+
+Halide::Target tuning_target() {
+  if (std::getenv("HL_JIT_TARGET")) return Halide::get_jit_target_from_environment();
+  const Halide::Target host = Halide::get_host_target();
+  std::stringstream targets(HALCONV_CPU_TARGETS);
+  std::string name;
+  while (std::getline(targets, name, ',')) {
+    const Halide::Target candidate(name);
+    bool host_has_all = true;
+    for (int f = 0; f < Halide::Target::FeatureEnd; f++) {
+      const auto feature = static_cast<Halide::Target::Feature>(f);
+      host_has_all = host_has_all && (!candidate.has_feature(feature) || host.has_feature(feature));
+    }
+    if (host_has_all) return candidate.with_feature(Halide::Target::JIT);
+  }
+  return Halide::get_jit_target_from_environment();
+}
+
+}  // namespace halconv::tune

@@ -1,0 +1,75 @@
+// The timing: a candidate JIT-compiled for one problem and run as the runtime runs it, the
+// interleaved medians the search and the final round compare, and the target they compile for.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "Halide.h"
+#include "aligned_floats.h"
+#include "candidates.h"
+#include "halconv/config.h"
+#include "variants.h"
+
+namespace halconv::tune {
+
+// The variant with these parameters, JIT-compiled for one problem, with its buffers, timed as the
+// runtime runs it. A problem the runtime streams (halconv::detail::streamed_band_rows) runs as its
+// bands of rows, as parallel tasks, each computed into a scratch band and copied out with
+// non-temporal stores; measured 2026-12-04, timing such a problem whole picked a tile 1.8x slower
+// as built. Each task thread then has its own compiled pipeline: a JIT pipeline's realize is not
+// reentrant, and each band sets its own top padding.
+// fixed_pack: the packing the candidate keeps (AVX-512 mode: the common file's; a wider channel
+// tile spans several packed blocks, a row tile takes its own rows), else none: its own.
+class CompiledCandidate {
+ public:
+  CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                    const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
+                    const Halide::Target& target);
+  double run_ms();
+
+ private:
+  struct Instance {
+    std::unique_ptr<Halide::Internal::GeneratorBase> generator;
+    // stride_w, stride_h, dilation_w, dilation_h, pad_top, pad_left, groups, filters, activation:
+    // Params, not constants: the AOT variants see run-time values, and constants would let the
+    // JIT fold what they cannot (measured: up to 4x faster on few-channel shapes).
+    std::vector<Halide::Param<int32_t>> scalars;
+    Halide::Pipeline pipeline;
+    // Streamed: the input it is compiled with, a view of one image that each band points at its
+    // image (the generator takes whole images from 0), and the band's scratch.
+    Halide::Buffer<float> image_view;
+    halconv::detail::AlignedFloats band;
+  };
+  static constexpr int kPadTop = 4;  // its scalar's index
+  Instance compile(const Halide::Internal::GeneratorParamsMap& params,
+                   const Halide::Buffer<float>& input) const;
+  void run_band(Instance& instance, int64_t index) const;
+
+  Halide::Target target_;
+  halconv::Problem problem_;
+  int64_t band_rows_ = 0;  // 0: not streamed
+  Halide::Buffer<float> input_, kernel_, bias_, output_;
+  std::vector<Instance> instances_;  // one, or one per task thread when streamed
+};
+
+// The search's measure: the candidate's median time relative to the reference's (the default's),
+// the two interleaved for at least 0.25 s.
+double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
+                     const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
+                     const Halide::Target& target);
+
+// The final round's measure: every finalist's median ms, interleaved for at least 1.5 s.
+std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
+                                     const std::optional<Candidate>& fixed_pack,
+                                     const halconv::Problem& p, const Halide::Target& target);
+
+// The JIT target: the build's CPU object that Halide's dispatch runs on this host (the first of
+// the build's CPU targets, best first, whose features the host has), so candidates compile as
+// that object does (the host's own target may add features, e.g. avx512_sapphirerapids).
+// HL_JIT_TARGET overrides.
+Halide::Target tuning_target();
+
+}  // namespace halconv::tune

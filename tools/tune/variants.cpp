@@ -1,0 +1,79 @@
+// The build's CPU variants as the tuner sees them: the table from variants.inc, the runtime's
+// rules for which shapes each serves, and the host's CPU name.
+#include "variants.h"
+
+#include <fstream>
+
+#include "register_tile.h"
+#include "variant_rules.h"
+
+namespace halconv::tune {
+
+bool VariantInfo::tiles_rows() const {
+  return halconv::generators::tiles_rows(layout == "nchw" && !nchw_by_channels,
+                                         groups == "depthwise" || groups == "whole_groups", kernel);
+}
+
+halconv::VariantSpec VariantInfo::spec(int vectors_per_block, int block_size,
+                                       int avx512_vectors_per_block) const {
+  halconv::VariantSpec s{};
+  s.layout =
+      layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
+  s.kernel = kernel;
+  s.stride = stride;
+  s.dilation = dilation;
+  for (const auto& [mode_name, mode] : halconv::kGroupsModeNames) {
+    if (groups == mode_name) s.groups = mode;
+  }
+  s.backend = halconv::Device::cpu;
+  s.vectors_per_block = vectors_per_block;
+  s.block_size = block_size;
+  s.nchw_by_channels = nchw_by_channels;
+  s.winograd = winograd;
+  s.max_filters = max_filters;
+  s.max_output_pixels = max_output_pixels;
+  s.avx512_vectors_per_block = avx512_vectors_per_block;
+  s.max_in_channels = max_in_channels;
+  return s;
+}
+
+std::vector<VariantInfo> build_variants() {
+  std::vector<halconv::VariantSpec> specs;
+#define HALCONV_VARIANT(fn, ...) specs.push_back(halconv::VariantSpec __VA_ARGS__);
+#include "variants.inc"
+#undef HALCONV_VARIANT
+  std::vector<VariantInfo> out;
+  for (const halconv::VariantSpec& s : specs) {
+    if (s.backend != halconv::Device::cpu) continue;
+    std::string key = s.name;
+    key = key.substr(7, key.size() - 7 - 4);  // strip conv2d_ and _cpu
+    std::string groups;
+    for (const auto& [mode_name, mode] : halconv::kGroupsModeNames) {
+      if (s.groups == mode) groups = mode_name;
+    }
+    out.push_back({key, s.layout == halconv::DataFormat::channels_last ? "nhwc" : "nchw", groups,
+                   s.kernel, s.stride, s.dilation, s.nchw_by_channels, s.winograd, s.max_filters,
+                   s.max_output_pixels, s.max_in_channels});
+  }
+  return out;
+}
+
+std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halconv::Problem& p) {
+  if (halconv::detail::shape_decline_reason(v.spec(), p).empty()) {
+    return halconv::detail::problem_as_run(v.spec(), p);
+  }
+  if (halconv::detail::runs_by_phases(v.spec(), p)) {
+    return halconv::detail::dilation_phases(p).front().problem;
+  }
+  return std::nullopt;
+}
+
+std::string host_cpu_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+}  // namespace halconv::tune
