@@ -61,7 +61,8 @@ TEST_P(Golden, LayerMatchesKeras) {
 TEST_P(Golden, GenericVariantMatchesKeras) {
   const bool nchw =
       read_text(GetParam() / "config.json").find("channels_first") != std::string::npos;
-  setenv("HALCONV_VARIANT", nchw ? "conv2d_nchw_kr_sr_dr_grouped_cpu" : "conv2d_nhwc_kr_sr_dr_grouped_cpu", 1);
+  setenv("HALCONV_VARIANT",
+         nchw ? "conv2d_nchw_kr_sr_dr_grouped_cpu" : "conv2d_nhwc_kr_sr_dr_grouped_cpu", 1);
   const Tensor out = run_layer(GetParam());
   unsetenv("HALCONV_VARIANT");
   EXPECT_LE(relative_error(out, read_npy(GetParam() / "expected.npy")), 1e-4);
