@@ -1,17 +1,19 @@
 // halconv-tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
 // the Conv2D generator with candidate schedule parameters (vectors_per_block, block_size,
 // rows_per_task, reduction_chunk), times each on the suite's shapes that variant serves (its shape
-// class), then times the default, the committed parameters and the three best against each other
-// interleaved, and writes the winner to schedules/cpu.json, which the build reads. It reports the
-// tuned-vs-default speedup per shape from that final head-to-head. Measurements are medians of
-// repeated runs on this machine, at its core count, always alternating with the runs they are
-// compared with (search: each candidate against the default), for the build's CPU object that
-// this host runs (see tuning_target()). On an AVX-512 host it tunes the AVX-512
-// object's own parameters instead (schedules/cpu-avx512.json), with the weight packing held at
-// cpu.json's and the channel tile free to span several packed blocks (see that file's "about").
+// class), then builds the default, the committed parameters and the three best as the build does
+// (ahead of time, every activation, the product's target and runtime; built.h), times them
+// against each other interleaved through halconv::Plan, and writes the winner to
+// schedules/cpu.json, which the build reads. The JIT only ranks the search; what ships decides. It
+// reports the tuned-vs-default speedup per shape from that final head-to-head. Measurements are
+// medians of repeated runs on this machine, at its core count, always alternating with the runs
+// they are compared with (search: each candidate against the default), for the build's CPU object
+// that this host runs (see tuning_target()). On an AVX-512 host it tunes the AVX-512 object's own
+// parameters instead (schedules/cpu-avx512.json), with the weight packing held at cpu.json's and
+// the channel tile free to span several packed blocks (see that file's "about").
 
 // This file holds the command line, the work list and the loop; the pieces are beside it
-// (variants, candidates, timing, decision, writer).
+// (variants, candidates, timing, built, decision, writer).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -26,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "built.h"
 #include "candidates.h"
 #include "decision.h"
 #include "halconv/config.h"
@@ -37,7 +40,9 @@
 using Clock = std::chrono::steady_clock;
 using halconv::bench::read_suite;
 using halconv::bench::SuiteShape;
+using halconv::tune::build_candidates;
 using halconv::tune::build_variants;
+using halconv::tune::BuiltCandidate;
 using halconv::tune::Candidate;
 using halconv::tune::candidates_for;
 using halconv::tune::CompiledCandidate;
@@ -48,7 +53,7 @@ using halconv::tune::relative_time;
 using halconv::tune::report_record;
 using halconv::tune::schedule_entry;
 using halconv::tune::served_problem;
-using halconv::tune::time_interleaved;
+using halconv::tune::time_built;
 using halconv::tune::tuning_target;
 using halconv::tune::VariantInfo;
 using halconv::tune::write_schedules;
@@ -75,10 +80,6 @@ int main(int argc, char** argv) {
                  "search only these channel tile widths, in vectors (the default and the "
                  "committed parameters still compete in the final round)")
       ->delimiter(',');
-  bool force = false;
-  app.add_flag("--force", force,
-               "tune variants whose entry was kept by hand too (their record's \"override\" "
-               "says why), replacing the entry and its reason");
   bool check = false;
   app.add_flag("--check", check,
                "search again without writing, and report whether the committed parameters are "
@@ -102,9 +103,10 @@ int main(int argc, char** argv) {
     // Work list: each variant with its shape class, both layouts from the same suite.
     struct Job {
       VariantInfo v;
-      std::vector<std::pair<std::string, halconv::Problem>> shapes;
-      int64_t in_channels = 0;              // the most input channels per group among the shapes
-      std::vector<int64_t> widths;          // the shapes' output widths
+      std::vector<std::pair<std::string, halconv::Problem>> shapes;  // each as the variant runs it
+      std::vector<halconv::Problem> callers;  // the same shapes as the caller gives them
+      int64_t in_channels = 0;                // the most input channels per group among the shapes
+      std::vector<int64_t> widths;            // the shapes' output widths
       Candidate defaults;                   // the default parameters, with the variant's fixed ones
       std::optional<Candidate> fixed_pack;  // AVX-512 mode: the packing the candidates keep
     };
@@ -119,17 +121,7 @@ int main(int argc, char** argv) {
     for (size_t index = 0; index < table.size(); index++) {
       const VariantInfo& v = table[index];
       if (!only.empty() && v.key.find(only) == std::string::npos) continue;
-      // An entry kept by hand over the tuner's pick records why; a new pick would drop it.
-      const json record =
-          schedules.contains("tuned")
-              ? schedules["tuned"].value("variants", json::object()).value(v.key, json::object())
-              : json::object();
-      if (record.contains("override") && !force) {
-        std::printf("skipping %s, kept by hand (--force tunes it): %s\n", v.key.c_str(),
-                    record["override"].get<std::string>().c_str());
-        continue;
-      }
-      Job job{v, {}, 0, {}, default_candidate, std::nullopt};
+      Job job{v, {}, {}, 0, {}, default_candidate, std::nullopt};
       // A few-filters variant's tile is its bound.
       if (v.max_filters > 0) job.defaults.vectors_per_block = v.max_filters / 16;
       if (avx512_mode) {
@@ -156,7 +148,10 @@ int main(int argc, char** argv) {
           taken = taken || served_problem(table[before], p).has_value();
         }
         const std::optional<halconv::Problem> served = served_problem(v, p);
-        if (!taken && served) job.shapes.emplace_back(s.name, *served);
+        if (!taken && served) {
+          job.shapes.emplace_back(s.name, *served);
+          job.callers.push_back(p);
+        }
       }
       if (job.shapes.empty()) continue;
       for (const auto& shape : job.shapes) {
@@ -226,10 +221,14 @@ int main(int argc, char** argv) {
         for (const Candidate& u : unique) seen = seen || u.text() == c.text();
         if (!seen) unique.push_back(c);
       }
+      // The finalists are timed as the build makes and runs them (built.h): the JIT ranks the
+      // search, what ships decides.
+      const std::vector<BuiltCandidate> built =
+          build_candidates(job.v, unique, job.fixed_pack, target);
       std::vector<std::map<std::string, double>> final_ms(unique.size());
-      for (const auto& [name, p] : job.shapes) {
-        const std::vector<double> ms = time_interleaved(job.v, unique, job.fixed_pack, p, target);
-        for (size_t i = 0; i < unique.size(); i++) final_ms[i][name] = ms[i];
+      for (size_t s = 0; s < job.shapes.size(); s++) {
+        const std::vector<double> ms = time_built(built, job.callers[s]);
+        for (size_t i = 0; i < unique.size(); i++) final_ms[i][job.shapes[s].first] = ms[i];
       }
       // The winner: the best of those no slower than the default on any shape beyond noise
       // (decide()); --check compares the committed finalist with it.

@@ -70,36 +70,43 @@ std::vector<double> median_ms_interleaved(const std::vector<CompiledCandidate*>&
 
 }  // namespace
 
-CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
-                                     const std::optional<Candidate>& fixed_pack,
-                                     const halconv::Problem& p, const Halide::Target& target)
-    : target_(target), problem_(p) {
+CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
+                                 const std::optional<Candidate>& fixed_pack) {
   const int pack_vectors = fixed_pack ? fixed_pack->vectors_per_block : cand.vectors_per_block;
   const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
   const int pack_block = fixed_pack && v.tiles_rows() ? fixed_pack->block_size : cand.block_size;
   const int avx512_block = cand.block_size != pack_block ? cand.block_size : 0;
-  const Halide::Internal::GeneratorParamsMap params = {
-      {"layout", v.layout},
-      {"kernel_size", std::to_string(v.kernel)},
-      {"stride", std::to_string(v.stride)},
-      {"dilation", std::to_string(v.dilation)},
-      {"groups_mode", v.groups},
-      {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
-      {"algorithm", v.winograd ? "winograd" : "direct"},
-      {"vectors_per_block", std::to_string(pack_vectors)},
-      {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
-      {"block_size", std::to_string(pack_block)},
-      {"avx512_block_size", std::to_string(avx512_block)},
-      {"rows_per_task", std::to_string(cand.rows_per_task)},
-      {"reduction_chunk", std::to_string(cand.reduction_chunk)},
-      {"shared_staging", cand.shared_staging ? "true" : "false"},
-      {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
-      {"max_filters", std::to_string(v.max_filters)},
-      {"linear_only", "true"}};
+  CandidateParams params;
+  params.generator = {{"layout", v.layout},
+                      {"kernel_size", std::to_string(v.kernel)},
+                      {"stride", std::to_string(v.stride)},
+                      {"dilation", std::to_string(v.dilation)},
+                      {"groups_mode", v.groups},
+                      {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
+                      {"algorithm", v.winograd ? "winograd" : "direct"},
+                      {"vectors_per_block", std::to_string(pack_vectors)},
+                      {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
+                      {"block_size", std::to_string(pack_block)},
+                      {"avx512_block_size", std::to_string(avx512_block)},
+                      {"rows_per_task", std::to_string(cand.rows_per_task)},
+                      {"reduction_chunk", std::to_string(cand.reduction_chunk)},
+                      {"shared_staging", cand.shared_staging ? "true" : "false"},
+                      {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
+                      {"max_filters", std::to_string(v.max_filters)}};
+  // The packed weight block and the padding to whole tiles follow from these (the runtime's
+  // rules, generators/weight_packing.h).
+  params.spec = v.spec(pack_vectors, pack_block, avx512_vectors);
+  return params;
+}
+
+CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand,
+                                     const std::optional<Candidate>& fixed_pack,
+                                     const halconv::Problem& p, const Halide::Target& target)
+    : target_(target), problem_(p) {
+  CandidateParams params = candidate_params(v, cand, fixed_pack);
+  params.generator["linear_only"] = "true";  // one activation compiles faster
   const bool nhwc = v.layout == "nhwc";
-  // The packed weight block and the padding to whole tiles: the runtime's rules (the
-  // generator's filter_pack() and tile_filters() match them).
-  const halconv::VariantSpec spec = v.spec(pack_vectors, pack_block, avx512_vectors);
+  const halconv::VariantSpec& spec = params.spec;
   const int pack = static_cast<int>(halconv::detail::filter_tile(spec));
   const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
   const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
@@ -120,11 +127,11 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   }
   band_rows_ = halconv::detail::streamed_band_rows(spec, p);
   if (band_rows_ == 0) {
-    instances_.push_back(compile(params, input_));
+    instances_.push_back(compile(params.generator, input_));
   } else {
     for (int i = 0; i < task_threads(); i++) {
       Halide::Buffer<float> image_view = input_.sliced(3, 0).embedded(3, 0);
-      instances_.push_back(compile(params, image_view));
+      instances_.push_back(compile(params.generator, image_view));
       Instance& instance = instances_.back();
       instance.image_view = image_view;
       instance.pipeline.jit_handlers().custom_do_par_for = run_tasks_serially;
@@ -205,18 +212,6 @@ double relative_time(CompiledCandidate& reference, const VariantInfo& v, const C
   CompiledCandidate compiled(v, cand, fixed_pack, p, target);
   const std::vector<double> ms = median_ms_interleaved({&compiled, &reference}, 7, 0.25);
   return ms[0] / ms[1];
-}
-
-std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
-                                     const std::optional<Candidate>& fixed_pack,
-                                     const halconv::Problem& p, const Halide::Target& target) {
-  std::vector<std::unique_ptr<CompiledCandidate>> owned;
-  std::vector<CompiledCandidate*> compiled;
-  for (const Candidate& cand : cands) {
-    owned.push_back(std::make_unique<CompiledCandidate>(v, cand, fixed_pack, p, target));
-    compiled.push_back(owned.back().get());
-  }
-  return median_ms_interleaved(compiled, 15, 1.5);
 }
 
 Halide::Target tuning_target() {

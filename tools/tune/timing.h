@@ -15,6 +15,17 @@
 
 namespace halconv::tune {
 
+// Variant v with candidate cand: the generator's parameters (as the build passes them) and the
+// runtime's description of the compiled variant (its packing follows from it).
+// fixed_pack: the packing the candidate keeps (AVX-512 mode: the common file's; a wider channel
+// tile spans several packed blocks, a row tile takes its own rows), else none: its own.
+struct CandidateParams {
+  Halide::Internal::GeneratorParamsMap generator;
+  halconv::VariantSpec spec;
+};
+CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
+                                 const std::optional<Candidate>& fixed_pack);
+
 // The variant with these parameters, JIT-compiled for one problem, with its buffers, timed as the
 // runtime runs it. A problem the runtime streams (halconv::detail::streamed_band_rows) runs as its
 // bands of rows, as parallel tasks, each computed into a scratch band and copied out with
@@ -60,11 +71,6 @@ class CompiledCandidate {
 double relative_time(CompiledCandidate& reference, const VariantInfo& v, const Candidate& cand,
                      const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
                      const Halide::Target& target);
-
-// The final round's measure: every finalist's median ms, interleaved for at least 1.5 s.
-std::vector<double> time_interleaved(const VariantInfo& v, const std::vector<Candidate>& cands,
-                                     const std::optional<Candidate>& fixed_pack,
-                                     const halconv::Problem& p, const Halide::Target& target);
 
 // The JIT target: the build's CPU object that Halide's dispatch runs on this host (the first of
 // the build's CPU targets, best first, whose features the host has), so candidates compile as
