@@ -370,41 +370,38 @@ TEST(Selection, FiltersArePaddedToWholeTilesOfTheWidestIsa) {
 
 // Shape classes: the rules that send a layer to the variant measured fastest for it.
 TEST(Selection, ShapeClassesFollowChannelCounts) {
-  auto chosen = [](DataFormat format, int64_t in_c, int64_t filters, int64_t groups,
-                   int64_t kernel = 3, int64_t strides = 1) {
-    Conv2DConfig c;
-    c.data_format = format;
-    c.filters = filters;
-    c.groups = groups;
-    c.kernel_size = kernel;
-    c.strides = strides;
-    c.padding = Padding::same;
-    const Shape shape =
-        format == DataFormat::channels_last ? Shape{1, 12, 12, in_c} : Shape{1, in_c, 12, 12};
-    return select_variant(make_problem(c, shape), Device::cpu).chosen;
-  };
-  const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
-  EXPECT_EQ(chosen(nhwc, 64, 64, 1), "conv2d_nhwc_k3x3_s1_d1_wino_cpu");
-  EXPECT_EQ(chosen(nhwc, 3, 64, 1), "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
+  using C = ConvCase;
+  EXPECT_EQ(C().channels(64).filters(64).chosen(), "conv2d_nhwc_k3x3_s1_d1_wino_cpu");
+  EXPECT_EQ(C().channels(3).filters(64).chosen(),
+            "conv2d_nhwc_k3x3_s1_d1_cpu");  // RGB: too few for Winograd
   // Grouped: rotated (NCHW: whole groups) at 4 channels and 4 filters per group (3x3 stride 1),
   // block-diagonal at 4 filters per group or more (3x3 stride 1 with constants), narrow below
   // with at most 16 input channels per group, else generic.
-  EXPECT_EQ(chosen(nhwc, 128, 128, 32), "conv2d_nhwc_k3x3_s1_d1_rotated_cpu");  // ResNeXt
-  EXPECT_EQ(chosen(nhwc, 128, 256, 32),
+  EXPECT_EQ(C().channels(128).filters(128).groups(32).chosen(),
+            "conv2d_nhwc_k3x3_s1_d1_rotated_cpu");  // ResNeXt
+  EXPECT_EQ(C().channels(128).filters(256).groups(32).chosen(),
             "conv2d_nhwc_k3x3_s1_d1_block_diagonal_cpu");  // 8 filters each
-  EXPECT_EQ(chosen(nhwc, 64, 64, 2), "conv2d_nhwc_k3x3_s1_d1_block_diagonal_cpu");
-  EXPECT_EQ(chosen(nhwc, 64, 128, 64), "conv2d_nhwc_kr_sr_dr_narrow_cpu");
-  EXPECT_EQ(chosen(nhwc, 128, 128, 32, 3, 2), "conv2d_nhwc_kr_sr_dr_block_diagonal_cpu");
-  EXPECT_EQ(chosen(nhwc, 64, 64, 2, 5),
+  EXPECT_EQ(C().channels(64).filters(64).groups(2).chosen(),
+            "conv2d_nhwc_k3x3_s1_d1_block_diagonal_cpu");
+  EXPECT_EQ(C().channels(64).filters(128).groups(64).chosen(), "conv2d_nhwc_kr_sr_dr_narrow_cpu");
+  EXPECT_EQ(C().channels(128).filters(128).groups(32).stride(2).chosen(),
+            "conv2d_nhwc_kr_sr_dr_block_diagonal_cpu");
+  EXPECT_EQ(C().channels(64).filters(64).groups(2).kernel(5).chosen(),
             "conv2d_nhwc_kr_sr_dr_block_diagonal_cpu");  // 32 channels per group
-  EXPECT_EQ(chosen(nhwc, 64, 64, 32, 5), "conv2d_nhwc_kr_sr_dr_narrow_cpu");  // 2 filters per group
-  EXPECT_EQ(chosen(nhwc, 128, 4, 2), "conv2d_nhwc_kr_sr_dr_grouped_cpu");
-  EXPECT_EQ(chosen(nchw, 64, 64, 1), "conv2d_nchw_cv_k3x3_s1_d1_wino_cpu");
-  EXPECT_EQ(chosen(nchw, 3, 64, 1), "conv2d_nchw_k3x3_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 128, 128, 32), "conv2d_nchw_k3x3_s1_d1_whole_groups_cpu");
-  EXPECT_EQ(chosen(nchw, 128, 256, 32), "conv2d_nchw_cv_k3x3_s1_d1_block_diagonal_cpu");
-  EXPECT_EQ(chosen(nchw, 64, 128, 64), "conv2d_nchw_cv_kr_sr_dr_narrow_cpu");
-  EXPECT_EQ(chosen(nchw, 32, 32, 32), "conv2d_nchw_k3x3_s1_d1_depthwise_cpu");
+  EXPECT_EQ(C().channels(64).filters(64).groups(32).kernel(5).chosen(),
+            "conv2d_nhwc_kr_sr_dr_narrow_cpu");  // 2 filters per group
+  EXPECT_EQ(C().channels(128).filters(4).groups(2).chosen(), "conv2d_nhwc_kr_sr_dr_grouped_cpu");
+  EXPECT_EQ(C().nchw().channels(64).filters(64).chosen(), "conv2d_nchw_cv_k3x3_s1_d1_wino_cpu");
+  EXPECT_EQ(C().nchw().channels(3).filters(64).chosen(), "conv2d_nchw_k3x3_s1_d1_cpu");
+  EXPECT_EQ(C().nchw().channels(128).filters(128).groups(32).chosen(),
+            "conv2d_nchw_k3x3_s1_d1_whole_groups_cpu");
+  EXPECT_EQ(C().nchw().channels(128).filters(256).groups(32).chosen(),
+            "conv2d_nchw_cv_k3x3_s1_d1_block_diagonal_cpu");
+  EXPECT_EQ(C().nchw().channels(64).filters(128).groups(64).chosen(),
+            "conv2d_nchw_cv_kr_sr_dr_narrow_cpu");
+  EXPECT_EQ(C().nchw().channels(32).filters(32).groups(32).chosen(),
+            "conv2d_nchw_k3x3_s1_d1_depthwise_cpu");
+  const DataFormat nhwc = DataFormat::channels_last, nchw = DataFormat::channels_first;
   // Deep layers (at most 64 output pixels) get their own schedules: direct at odd widths,
   // Winograd at even ones.
   auto select_deep = [](DataFormat format, int64_t side) {
@@ -428,29 +425,41 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
                            std::string("81 output pixels per image (variant serves at most 64)")));
   EXPECT_EQ(past_bound.declined[1].first, "conv2d_nhwc_k3x3_s1_d1_wino_p64_cpu");
   // Pointwise.
-  EXPECT_EQ(chosen(nhwc, 32, 16, 1, 1),
+  const C pointwise = C().kernel(1);
+  EXPECT_EQ(C(pointwise).channels(32).filters(16).chosen(),
             "conv2d_nhwc_k1x1_sr_d1_f16_cpu");  // MobileNet's projections
-  EXPECT_EQ(chosen(nhwc, 32, 17, 1, 1), "conv2d_nhwc_k1x1_sr_d1_f32_cpu");
-  EXPECT_EQ(chosen(nhwc, 32, 33, 1, 1), "conv2d_nhwc_k1x1_sr_d1_cpu");
-  // Stride 2 has its own schedule; other strides take the run-time-stride variant.
-  EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 2), "conv2d_nhwc_k1x1_s2_d1_cpu");
-  EXPECT_EQ(chosen(nhwc, 32, 64, 1, 1, 3), "conv2d_nhwc_k1x1_sr_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1), "conv2d_nchw_k1x1_s1_d1_f32_cpu");
+  EXPECT_EQ(C(pointwise).channels(32).filters(17).chosen(), "conv2d_nhwc_k1x1_sr_d1_f32_cpu");
+  EXPECT_EQ(C(pointwise).channels(32).filters(33).chosen(), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  // Stride 2 has its own schedule; other strides take the run-time-stride variant; RGB input
+  // (up to 4 channels) at any other stride its own schedule class.
+  EXPECT_EQ(C(pointwise).channels(32).filters(64).stride(2).chosen(), "conv2d_nhwc_k1x1_s2_d1_cpu");
+  EXPECT_EQ(C(pointwise).channels(32).filters(64).stride(3).chosen(), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(C(pointwise).channels(3).filters(64).chosen(), "conv2d_nhwc_k1x1_sr_d1_c4_cpu");
+  EXPECT_EQ(C(pointwise).channels(4).filters(64).stride(3).chosen(),
+            "conv2d_nhwc_k1x1_sr_d1_c4_cpu");
+  EXPECT_EQ(C(pointwise).channels(5).filters(64).chosen(), "conv2d_nhwc_k1x1_sr_d1_cpu");
+  EXPECT_EQ(C(pointwise).channels(3).filters(64).stride(2).chosen(), "conv2d_nhwc_k1x1_s2_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(32).filters(24).chosen(),
+            "conv2d_nchw_k1x1_s1_d1_f32_cpu");
   // It reads its planes in place, stride 1 only; strided ones stage theirs.
-  EXPECT_EQ(chosen(nchw, 32, 24, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(32).filters(24).stride(2).chosen(),
+            "conv2d_nchw_cv_k1x1_sr_d1_cpu");
   // channels_first stride 1: the width-vectorized GEMM, whatever the channel count (up to 4, RGB
   // and RGBA, with a schedule of its own); strided with many channels: by channels.
-  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 5, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
-  EXPECT_EQ(chosen(nchw, 4, 64, 1, 1), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
-  EXPECT_EQ(chosen(nchw, 32, 64, 1, 1, 2), "conv2d_nchw_cv_k1x1_sr_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 3, 64, 1, 1, 2), "conv2d_nchw_k1x1_sr_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(32).filters(64).chosen(), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(5).filters(64).chosen(), "conv2d_nchw_k1x1_s1_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(3).filters(64).chosen(), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(4).filters(64).chosen(), "conv2d_nchw_k1x1_s1_d1_c4_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(32).filters(64).stride(2).chosen(),
+            "conv2d_nchw_cv_k1x1_sr_d1_cpu");
+  EXPECT_EQ(C(pointwise).nchw().channels(3).filters(64).stride(2).chosen(),
+            "conv2d_nchw_k1x1_sr_d1_cpu");
   // 2x2: the seed's RGB layer gets constant taps; strided or many-channel ones the generic forms.
-  EXPECT_EQ(chosen(nhwc, 3, 64, 1, 2), "conv2d_nhwc_k2x2_s1_d1_cpu");
-  EXPECT_EQ(chosen(nchw, 3, 64, 1, 2), "conv2d_nchw_k2x2_s1_d1_cpu");
-  EXPECT_EQ(chosen(nhwc, 3, 64, 1, 2, 2), "conv2d_nhwc_kr_sr_dr_grouped_cpu");
-  EXPECT_EQ(chosen(nchw, 64, 64, 1, 2), "conv2d_nchw_cv_kr_sr_dr_cpu");
+  const C two = C().kernel(2).filters(64);
+  EXPECT_EQ(C(two).channels(3).chosen(), "conv2d_nhwc_k2x2_s1_d1_cpu");
+  EXPECT_EQ(C(two).nchw().channels(3).chosen(), "conv2d_nchw_k2x2_s1_d1_cpu");
+  EXPECT_EQ(C(two).channels(3).stride(2).chosen(), "conv2d_nhwc_kr_sr_dr_grouped_cpu");
+  EXPECT_EQ(C(two).nchw().channels(64).chosen(), "conv2d_nchw_cv_kr_sr_dr_cpu");
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
