@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <future>
 #include <stdexcept>
@@ -99,7 +98,6 @@ std::vector<double> time_built(const std::vector<BuiltCandidate>& built,
   struct Timed {
     std::unique_ptr<halconv::Plan> plan;
     std::vector<float> workspace;
-    std::vector<double> ms;
   };
   std::vector<float> input(static_cast<size_t>(p.batch * p.in_h * p.in_w * p.in_c));
   std::vector<float> kernel(
@@ -120,22 +118,15 @@ std::vector<double> time_built(const std::vector<BuiltCandidate>& built,
     timed[i].workspace.resize(timed[i].plan->workspace_floats());
     timed[i].plan->run(input.data(), output.data(), timed[i].workspace.data());  // warm-up
   }
-  const auto start = Clock::now();
-  while (timed[0].ms.size() < 15 ||
-         std::chrono::duration<double>(Clock::now() - start).count() < 1.5) {
-    for (Timed& t : timed) {
-      const auto t0 = Clock::now();
-      t.plan->run(input.data(), output.data(), t.workspace.data());
-      t.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    }
-    if (timed[0].ms.size() >= 1000) break;
-  }
-  std::vector<double> medians;
+  std::vector<std::function<double()>> runs;
   for (Timed& t : timed) {
-    std::sort(t.ms.begin(), t.ms.end());
-    medians.push_back(t.ms[t.ms.size() / 2]);
+    runs.push_back([&, plan = t.plan.get(), workspace = t.workspace.data()] {
+      const auto t0 = Clock::now();
+      plan->run(input.data(), output.data(), workspace);
+      return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    });
   }
-  return medians;
+  return median_ms_interleaved(runs, 15, 1.5);
 }
 
 }  // namespace halconv::tune

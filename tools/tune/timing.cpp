@@ -51,24 +51,21 @@ double median(std::vector<double> ms) {
   return ms[ms.size() / 2];
 }
 
-// Median ms of each compiled candidate, timed in rounds of one run each, for at least
-// min_rounds rounds and min_seconds (at most 1,000 rounds): this VM's speed drifts by 20-50% over
-// seconds, and interleaving makes a drift hit every candidate alike.
-std::vector<double> median_ms_interleaved(const std::vector<CompiledCandidate*>& compiled,
+}  // namespace
+
+std::vector<double> median_ms_interleaved(const std::vector<std::function<double()>>& runs,
                                           size_t min_rounds, double min_seconds) {
-  std::vector<std::vector<double>> ms(compiled.size());
+  std::vector<std::vector<double>> ms(runs.size());
   const auto start = Clock::now();
   while (ms[0].size() < min_rounds ||
          std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
-    for (size_t i = 0; i < compiled.size(); i++) ms[i].push_back(compiled[i]->run_ms());
+    for (size_t i = 0; i < runs.size(); i++) ms[i].push_back(runs[i]());
     if (ms[0].size() >= 1000) break;
   }
   std::vector<double> medians;
   for (const auto& m : ms) medians.push_back(median(m));
   return medians;
 }
-
-}  // namespace
 
 CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
                                  const std::optional<Candidate>& fixed_pack) {
@@ -210,7 +207,8 @@ double relative_time(CompiledCandidate& reference, const VariantInfo& v, const C
                      const std::optional<Candidate>& fixed_pack, const halconv::Problem& p,
                      const Halide::Target& target) {
   CompiledCandidate compiled(v, cand, fixed_pack, p, target);
-  const std::vector<double> ms = median_ms_interleaved({&compiled, &reference}, 7, 0.25);
+  const std::vector<double> ms = median_ms_interleaved(
+      {[&] { return compiled.run_ms(); }, [&] { return reference.run_ms(); }}, 7, 0.25);
   return ms[0] / ms[1];
 }
 

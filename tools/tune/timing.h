@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -65,6 +66,12 @@ class CompiledCandidate {
   Halide::Buffer<float> input_, kernel_, bias_, output_;
   std::vector<Instance> instances_;  // one, or one per task thread when streamed
 };
+
+// Median ms of each run, timed in rounds of one call each, for at least min_rounds rounds and
+// min_seconds (at most 1,000 rounds): this VM's speed drifts by 20-50% over seconds, and
+// interleaving makes a drift hit every candidate alike.
+std::vector<double> median_ms_interleaved(const std::vector<std::function<double()>>& runs,
+                                          size_t min_rounds, double min_seconds);
 
 // The search's measure: the candidate's median time relative to the reference's (the default's),
 // the two interleaved for at least 0.25 s.
