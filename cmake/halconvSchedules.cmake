@@ -38,18 +38,19 @@ function(halconv_schedule_params JSON KEY OUT)
   set(${OUT} ${pairs} PARENT_SCOPE)
 endfunction()
 
-# halconv_avx512_schedule_params(<json text> <key> <block_is_pack> <out list>) sets <out list> to
-# the "avx512_name=value" pairs of schedules/cpu-avx512.json's entry for <key>: the AVX-512
-# object's own block_size, rows_per_task, reduction_chunk and shared_staging (the generator falls
-# back to the common value for any it lacks), vector_lanes (8 or 16 floats per vector; 16 when
-# absent), and vectors_per_block, its channel tile spanning
-# whole packed blocks (set in the caller's scope as avx512_vectors_per_block, 0 when absent: the
-# runtime pads the weights to it). The weight packing is common to every ISA, so where
-# <block_is_pack> (width-vectorized NCHW variants, whose block is the packed filter block) the
-# entry may not hold block_size; there vectors_per_block is the tile's width, which packs nothing.
-function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
-  set(pairs "")
-  set(avx512_vectors_per_block 0 PARENT_SCOPE)
+# halconv_isa_schedule_params(<json text> <isa> <key> <block_is_pack> <out list>) sets <out list>
+# to the generator's isa_schedules=... pair (generators/isa_schedule.h; empty when there is
+# nothing to set) from schedules/cpu-<isa>.json's entry for <key>: that ISA object's own
+# block_size, rows_per_task, reduction_chunk and shared_staging (the generator takes the common
+# value for any it lacks), vector_lanes (8 or 16 floats per vector; 16 when absent), and
+# vectors_per_block, its channel tile spanning whole packed blocks. Each value is also set in the
+# caller's scope as <isa>_<parameter> (<isa>_vectors_per_block 0 when absent). The weight packing
+# is common to every ISA, so where <block_is_pack> (width-vectorized NCHW variants, whose block is
+# the packed filter block) the entry may not hold block_size; there vectors_per_block is the
+# tile's width, which packs nothing.
+function(halconv_isa_schedule_params JSON ISA KEY BLOCK_IS_PACK OUT)
+  set(entries "")
+  set(${ISA}_vectors_per_block 0 PARENT_SCOPE)
   string(JSON entry ERROR_VARIABLE no_entry GET "${JSON}" variants ${KEY})
   if (NOT no_entry)
     string(JSON count LENGTH "${entry}")
@@ -60,20 +61,22 @@ function(halconv_avx512_schedule_params JSON KEY BLOCK_IS_PACK OUT)
       if (NOT name MATCHES
           "^(vectors_per_block|block_size|rows_per_task|reduction_chunk|shared_staging|vector_lanes)$" OR
           (name STREQUAL "block_size" AND BLOCK_IS_PACK))
-        message(FATAL_ERROR "schedules/cpu-avx512.json: ${KEY}: '${name}' cannot differ per ISA "
+        message(FATAL_ERROR "schedules/cpu-${ISA}.json: ${KEY}: '${name}' cannot differ per ISA "
                             "(it sets the weight packing, or is not a schedule parameter)")
       endif ()
-      # The generator's tri-state: -1 as the common value, 0 false, 1 true.
       if (value STREQUAL "ON")
         set(value 1)
       elseif (value STREQUAL "OFF")
         set(value 0)
       endif ()
-      if (name STREQUAL "vectors_per_block")
-        set(avx512_vectors_per_block ${value} PARENT_SCOPE)
-      endif ()
-      list(APPEND pairs avx512_${name}=${value})
+      set(${ISA}_${name} ${value} PARENT_SCOPE)
+      list(APPEND entries ${ISA}.${name}.${value})
     endforeach ()
+  endif ()
+  set(pairs "")
+  if (entries)
+    list(JOIN entries "," joined)
+    set(pairs isa_schedules=${joined})
   endif ()
   set(${OUT} ${pairs} PARENT_SCOPE)
 endfunction()

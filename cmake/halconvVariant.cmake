@@ -105,18 +105,23 @@ endfunction()
 
 # halconv_compile_variant(RECORD_VAR <var> BACKEND cpu|cuda|opencl FUNCTION <name>
 #     LIBRARY <target> SCHEDULE_KEY <key> SCHEDULES_VAR <var> [AVX512_SCHEDULES_VAR <var>]
-#     GENERATOR <generator target> [RUNTIME_ARGS ...] OUT_SPEC <var>)
+#     GENERATOR <generator target> [RUNTIME_ARGS ...] OUT_SPEC <var> [OUT_REACH <var>])
 # The JSON texts travel by variable name: their strings may hold semicolons, which arguments split.
 # Adds the Halide library of one variant and sets <var> to its halconv::VariantSpec initializer
-# (function left nullptr: the caller's table fills it in).
+# (function left nullptr: the caller's table fills it in). OUT_REACH: how many outputs past an
+# axis' last one its tiles may compute, at most (the runtime's kTileOutputsPastEnd is the table's
+# largest; a consumer's variant may not exceed the installed one's): a band's rows, or a tile's
+# vectors of at most 16 floats times its block, or a GPU thread block's outputs.
 function(halconv_compile_variant)
-  cmake_parse_arguments(A "" "RECORD_VAR;BACKEND;FUNCTION;LIBRARY;SCHEDULE_KEY;SCHEDULES_VAR;AVX512_SCHEDULES_VAR;GENERATOR;OUT_SPEC"
+  cmake_parse_arguments(A "" "RECORD_VAR;BACKEND;FUNCTION;LIBRARY;SCHEDULE_KEY;SCHEDULES_VAR;AVX512_SCHEDULES_VAR;GENERATOR;OUT_SPEC;OUT_REACH"
                         "RUNTIME_ARGS" ${ARGN})
   halconv_parse_record("${${A_RECORD_VAR}}" R)
   string(TOUPPER ${A_BACKEND} backend)
   set(targets ${HALCONV_${backend}_TARGETS})
   halconv_schedule_params("${${A_SCHEDULES_VAR}}" ${A_SCHEDULE_KEY} schedule_params)
-  set(avx512_vectors_per_block 0)
+  foreach (name vectors_per_block block_size rows_per_task)
+    set(avx512_${name} 0)
+  endforeach ()
   if (A_BACKEND STREQUAL "cpu" AND A_AVX512_SCHEDULES_VAR AND NOT "${${A_AVX512_SCHEDULES_VAR}}" STREQUAL "")
     # A row-tiled tile's block is rows (generators/register_tile.h, tiles_rows()).
     set(block_is_pack true)
@@ -124,9 +129,30 @@ function(halconv_compile_variant)
         (R_GROUPS MATCHES "^(depthwise|whole_groups)$" AND R_KERNEL GREATER 0))
       set(block_is_pack false)
     endif ()
-    halconv_avx512_schedule_params("${${A_AVX512_SCHEDULES_VAR}}" ${A_SCHEDULE_KEY} ${block_is_pack}
-                                   avx512_params)
+    halconv_isa_schedule_params("${${A_AVX512_SCHEDULES_VAR}}" avx512 ${A_SCHEDULE_KEY}
+                                ${block_is_pack} avx512_params)
     list(APPEND schedule_params ${avx512_params})
+  endif ()
+  foreach (v block_size vectors_per_block rows_per_task)
+    set(widest_${v} ${${v}})
+    if (avx512_${v} GREATER ${v})
+      set(widest_${v} ${avx512_${v}})
+    endif ()
+  endforeach ()
+  math(EXPR reach "16 * ${widest_vectors_per_block} * ${widest_block_size}")
+  if (NOT A_BACKEND STREQUAL "cpu")
+    math(EXPR reach "${gpu_threads_v} * ${gpu_threads_b} * ${block_size}")
+  endif ()
+  if (widest_rows_per_task GREATER reach)
+    set(reach ${widest_rows_per_task})
+  endif ()
+  if (DEFINED HALCONV_TILE_OUTPUTS_PAST_END AND reach GREATER HALCONV_TILE_OUTPUTS_PAST_END)
+    message(FATAL_ERROR "${A_SCHEDULE_KEY}: its tiles compute up to ${reach} outputs past an axis' "
+                        "end, more than the ${HALCONV_TILE_OUTPUTS_PAST_END} this halconv checks "
+                        "strides for; take smaller tiles or bands")
+  endif ()
+  if (A_OUT_REACH)
+    set(${A_OUT_REACH} ${reach} PARENT_SCOPE)
   endif ()
   if (R_MAX_FILTERS GREATER 0 AND (R_LAYOUT STREQUAL "nhwc" OR R_BY_CHANNELS))
     math(EXPR tile "16 * ${vectors_per_block}")
@@ -157,6 +183,6 @@ function(halconv_compile_variant)
   endif ()
   list(JOIN targets "," target_list)
   set(${A_OUT_SPEC}
-      "{\"${A_FUNCTION}\", halconv::DataFormat::${layout}, ${R_KERNEL}, ${R_STRIDE}, ${R_DILATION}, halconv::GroupsMode::${R_GROUPS}, halconv::Device::${A_BACKEND}, ${vectors_per_block}, ${block_size}, \"${target_list}\", nullptr, ${R_BY_CHANNELS}, ${winograd}, ${R_MAX_FILTERS}, ${R_MAX_OUTPUT_PIXELS}, ${avx512_vectors_per_block}, ${R_MAX_IN_CHANNELS}}"
+      "{\"${A_FUNCTION}\", halconv::DataFormat::${layout}, ${R_KERNEL}, ${R_STRIDE}, ${R_DILATION}, halconv::GroupsMode::${R_GROUPS}, halconv::Device::${A_BACKEND}, \"${target_list}\", nullptr, ${R_BY_CHANNELS}, ${winograd}, ${R_MAX_FILTERS}, ${R_MAX_OUTPUT_PIXELS}, ${R_MAX_IN_CHANNELS}}"
       PARENT_SCOPE)
 endfunction()

@@ -6,6 +6,15 @@ get_filename_component(cmake_dir "${HALCONV_VARIANT_CMAKE}" DIRECTORY)
 include("${cmake_dir}/halconvSchedules.cmake")
 include("${HALCONV_VARIANT_CMAKE}")
 file(READ "${MANIFEST}" manifest)
+# The groups modes' bounds, from their one home beside the manifest.
+get_filename_component(generators_dir "${MANIFEST}" DIRECTORY)
+file(STRINGS "${generators_dir}/variant_domain.h" domain REGEX "^constexpr int k[A-Za-z]+ = [0-9]+;")
+foreach (line IN LISTS domain)
+  string(REGEX REPLACE "^constexpr int (k[A-Za-z]+) = ([0-9]+);.*" "\\1;\\2" pair "${line}")
+  list(GET pair 0 name)
+  list(GET pair 1 value)
+  set(${name} ${value})
+endforeach ()
 string(JSON grammar GET "${manifest}" grammar)
 string(JSON count LENGTH "${manifest}" variants)
 math(EXPR last "${count} - 1")
@@ -64,8 +73,8 @@ variant's key in `schedules/cpu.json` (every ISA), `schedules/cpu-avx512.json` (
 and `schedules/gpu.json`; see [tuning.md](tuning.md).
 
 Groups modes: `dense` groups 1; `grouped` any groups; `depthwise` groups = input channels = filters;
-`narrow` at most 16 input channels per group; `block_diagonal` at least 4 filters per group;
-`rotated` (NHWC) and `whole_groups` (NCHW) 4 input channels and 4 filters per group.
+`narrow` at most ${kNarrowGroupChannels} input channels per group; `block_diagonal` at least ${kBlockDiagonalMinFilters} filters per group;
+`rotated` (NHWC) and `whole_groups` (NCHW) ${kRotatedGroupChannels} input channels and ${kRotatedGroupChannels} filters per group.
 
 | # | variant | code (lanes; kernel, stride, dilation; groups; algorithm) | shape class | schedule key | why |
 |---|---|---|---|---|---|

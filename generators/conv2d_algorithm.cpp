@@ -262,40 +262,36 @@ void Conv2D::generate() {
     input.dim(0).set_stride(Expr());
     output.dim(0).set_stride(Expr());
   }
-  _halide_user_assert(avx512_vector_lanes == 0 || avx512_vector_lanes == 8 ||
-                      avx512_vector_lanes == 16)
-      << "avx512_vector_lanes: 8 or 16 floats (0: 16)";
-  _halide_user_assert(avx512_block_size == 0 || channel_vectors() || rows_tile())
-      << "avx512_block_size: the block is the packed filter block here, common to every ISA";
-  _halide_user_assert(avx512_vectors_per_block == 0 ||
-                      (channel_vectors() &&
-                       avx512_vectors_per_block.value() % vectors_per_block.value() == 0 &&
-                       (groups_mode == GroupsMode::dense || groups_mode == GroupsMode::grouped)) ||
-                      (!channel_vectors() && (groups_mode == GroupsMode::dense || rows_tile())))
-      << "avx512_vectors_per_block: a multiple of vectors_per_block, for dense or grouped "
-         "variants vectorized along channels, or any for dense or row-tiled depthwise "
-         "width-vectorized NCHW ones";
+  std::map<std::string, IsaValues> isas;
+  try {
+    isas = parse_isa_schedules(isa_schedules);
+  } catch (const std::invalid_argument& e) {
+    _halide_user_assert(false) << e.what();
+  }
+  for (const auto& [isa, values] : isas) {
+    const auto has = [&](const char* name) { return values.count(name) > 0; };
+    _halide_user_assert(!has("vector_lanes") || values.at("vector_lanes") == 8 ||
+                        values.at("vector_lanes") == 16)
+        << isa << " vector_lanes: 8 or 16 floats";
+    _halide_user_assert(!has("block_size") || channel_vectors() || rows_tile())
+        << isa << " block_size: the block is the packed filter block here, common to every ISA";
+    const int tile = has("vectors_per_block") ? values.at("vectors_per_block") : 0;
+    _halide_user_assert(
+        tile == 0 ||
+        (channel_vectors() && tile % vectors_per_block.value() == 0 &&
+         (groups_mode == GroupsMode::dense || groups_mode == GroupsMode::grouped)) ||
+        (!channel_vectors() && (groups_mode == GroupsMode::dense || rows_tile())))
+        << isa
+        << " vectors_per_block: a multiple of vectors_per_block, for dense or grouped "
+           "variants vectorized along channels, or any for dense or row-tiled depthwise "
+           "width-vectorized NCHW ones";
+  }
   bias.dim(0).set_min(0);
   if (kernel_size > 0) {
     const int extent = algorithm == Algorithm::Winograd ? 4 : kernel_size.value();
     kernel.dim(2).set_extent(extent);
     kernel.dim(3).set_extent(extent);
   }
-}
-
-void Conv2D::define_winograd(Func in_channels_first,
-                             const std::function<Expr(Expr, Expr, Expr, Expr)>& weight) {
-  const auto input_value = [&](int i, int j) {
-    return in_channels_first(c, 2 * tx + i - pad_left, 2 * ty + j - pad_top, n);
-  };
-  transformed_in(c, e, tx, ty, n) = mux(e, transform_2d(kWinogradBt, input_value));
-  RDom rc(0, kernel.dim(1).extent(), "rc");
-  reductions = {rc};
-  winograd_m(c, e, tx, ty, n) = 0.0f;
-  winograd_m(c, e, tx, ty, n) += weight(c, rc, e % 4, e / 4) * transformed_in(rc, e, tx, ty, n);
-  const auto product = [&](int ex, int ey) { return winograd_m(c, ex + 4 * ey, x / 2, y / 2, n); };
-  const std::vector<Expr> tile = transform_2d(kWinogradAt, product);  // index ox + 2 * oy
-  conv(c, x, y, n) += mux(x % 2 + 2 * (y % 2), tile);
 }
 
 }  // namespace halconv::generators

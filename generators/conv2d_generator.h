@@ -14,6 +14,7 @@
 
 #include "Halide.h"
 #include "conv2d_common.h"
+#include "isa_schedule.h"
 #include "register_tile.h"
 #include "weight_packing.h"
 
@@ -65,29 +66,16 @@ class Conv2D : public Generator<Conv2D> {
   // across all of the band's tiles while in cache: for few pixels and many channels, where a
   // tile's pass would otherwise stream the whole block's weights from memory.
   GeneratorParam<int> reduction_chunk{"reduction_chunk", 0};
-  // The AVX-512 object's own values of the four above (schedules/cpu-avx512.json): twice the
-  // vector registers and other caches move the optimum (ResNet's 56x56 1x1 layer: 12 columns on
-  // AVX2, 3 on AVX-512). The weight packing stays common to every ISA, so block_size has no
-  // AVX-512 value where it is the packed block (width-vectorized NCHW).
-  // 0 (block, rows) or -1 (chunk, shared staging): as the common value.
-  GeneratorParam<int> avx512_block_size{"avx512_block_size", 0};
-  // The AVX-512 object's register tile along channels, in vectors, where it spans several packed
-  // blocks (a multiple of vectors_per_block; 0: one block). 24 accumulators hide the FMA latency;
-  // with a 2-vector block they take 12 columns, a general register each for its input pointer,
-  // more than x86 has, so the tuner had settled on 2 x 3 (6 accumulators). 4 x 6 needs 6. The
-  // runtime pads the weights to whole tiles (detail::filter_padding). Width-vectorized dense NCHW:
-  // the AVX-512 tile's width in vectors, which packs nothing (AVX2's 16 registers hold 2 x 6
-  // accumulators, AVX-512's 32 hold 4 x 6).
-  GeneratorParam<int> avx512_vectors_per_block{"avx512_vectors_per_block", 0};
-  GeneratorParam<int> avx512_rows_per_task{"avx512_rows_per_task", 0};
-  // The AVX-512 object's vector width in floats: 16 (0), or 8 (AVX-512VL on 256-bit vectors, with
-  // all 32 registers). Block-diagonal grouped variants multiply by zero weights across the groups
-  // a vector spans, so 8 lanes halve that waste; on CPUs that split a 512-bit FMA in two (AMD Zen
-  // 4) an 8-lane FMA also costs half as much. ResNeXt's 4-filter groups on an AMD EPYC VM, 2
-  // threads: 0.56 ms against 0.75 (tuner head-to-head).
-  GeneratorParam<int> avx512_vector_lanes{"avx512_vector_lanes", 0};
-  GeneratorParam<int> avx512_reduction_chunk{"avx512_reduction_chunk", -1};
-  GeneratorParam<int> avx512_shared_staging{"avx512_shared_staging", -1};
+  // Each ISA's own values of the parameters above (isa_schedule.h; schedules/cpu-avx512.json):
+  // twice the vector registers and other caches move the optimum (ResNet's 56x56 1x1 layer: 12
+  // columns on AVX2, 3 on AVX-512). The weight packing stays common to every ISA, so an ISA's
+  // vectors_per_block is its register tile along channels, a multiple of the packed block's that
+  // spans several blocks (the runtime pads the weights to whole tiles: detail::filter_padding), or
+  // in width-vectorized dense NCHW the tile's width, which packs nothing; and its block_size
+  // applies only where the block is not the packed one. vector_lanes: 8 runs AVX-512 on 8-float
+  // vectors with all 32 registers, which halves the zeros block-diagonal variants multiply and,
+  // where a CPU splits a 512-bit FMA in two, costs half as much per FMA.
+  GeneratorParam<std::string> isa_schedules{"isa_schedules", ""};
   // GPU thread-block shape: threads along the vectorized dimension, and along the blocked one.
   GeneratorParam<int> gpu_threads_v{"gpu_threads_v", 32};
   GeneratorParam<int> gpu_threads_b{"gpu_threads_b", 4};
@@ -148,35 +136,36 @@ class Conv2D : public Generator<Conv2D> {
   // The input's and output's row (height) dimension.
   int row_dim() const { return layout == Layout::NHWC ? 2 : 1; }
 
-  // The schedule parameters for this target: the AVX-512 object's own where it has them.
+  // The schedule parameters for this target: its ISA's own (isa_schedules) where it has them.
   bool avx512() const { return get_target().has_feature(Target::AVX512); }
-  int tile_block() const {
-    return avx512() && avx512_block_size > 0 ? avx512_block_size.value() : block_size.value();
+  // This target's value of a schedule parameter, or `common` where its ISA sets none.
+  int isa_value(const char* name, int common) const {
+    if (get_target().has_gpu_feature()) return common;
+    const auto isas = parse_isa_schedules(isa_schedules);
+    const auto isa = isas.find(avx512() ? "avx512" : "");
+    if (isa == isas.end()) return common;
+    const auto value = isa->second.find(name);
+    return value == isa->second.end() ? common : value->second;
   }
-  int band_rows() const {
-    return avx512() && avx512_rows_per_task > 0 ? avx512_rows_per_task.value()
-                                                : rows_per_task.value();
-  }
-  int chunk_channels() const {
-    return avx512() && avx512_reduction_chunk >= 0 ? avx512_reduction_chunk.value()
-                                                   : reduction_chunk.value();
-  }
+  int tile_block() const { return isa_value("block_size", block_size); }
+  int band_rows() const { return isa_value("rows_per_task", rows_per_task); }
+  int chunk_channels() const { return isa_value("reduction_chunk", reduction_chunk); }
   bool staging_shared() const {
     if (reads_zero_filled_input_in_place() || reads_planes_in_place()) return true;
-    return avx512() && avx512_shared_staging >= 0 ? avx512_shared_staging == 1
-                                                  : shared_staging.value();
+    return isa_value("shared_staging", shared_staging) != 0;
   }
+  // This ISA's tile in vectors where it differs from the packed block (0: as packed).
+  int isa_tile_vectors() const { return isa_value("vectors_per_block", 0); }
 
   // Floats per vector of this target's CPU tile.
-  int vector_floats() const {
-    return avx512() && avx512_vector_lanes > 0 ? avx512_vector_lanes.value()
-                                               : natural_vector_size<float>();
-  }
+  int vector_floats() const { return isa_value("vector_lanes", natural_vector_size<float>()); }
 
-  // Filters per register tile along channels: one packed block, or on AVX-512 several.
+  // Filters per register tile along channels: one packed block, or on AVX-512 several (the packed
+  // filters are padded to whole tiles: weight_packing.h).
   int tile_filters() const {
-    return avx512() && avx512_vectors_per_block > 0 ? 16 * avx512_vectors_per_block.value()
-                                                    : filter_pack();
+    return static_cast<int>(packing::filter_padding(get_target().has_gpu_feature(),
+                                                    channel_vectors(), vectors_per_block,
+                                                    block_size, isa_tile_vectors()));
   }
 
   int activation_count() const { return linear_only ? 1 : static_cast<int>(Activation::softmax); }

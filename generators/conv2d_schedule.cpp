@@ -1,4 +1,5 @@
-// The Conv2D generator's schedules: CPU (channel-vector and width-vector tiles), Winograd, GPU.
+// The direct CPU family's schedule (channel-vector and width-vector tiles) and the dispatch to
+// each family's (conv2d_winograd.cpp, conv2d_gpu.cpp).
 #include "conv2d_generator.h"
 
 namespace halconv::generators {
@@ -94,8 +95,8 @@ std::function<void(Stage)> Conv2D::schedule_cpu(const Var& vdim, const Var& bdim
   const bool by_channels = channel_vectors();
   const int vec = vector_floats();
   int wide = vec * std::max(1, vectors_per_block.value());
-  if (!by_channels && avx512() && avx512_vectors_per_block > 0) {
-    wide = vec * avx512_vectors_per_block.value();
+  if (!by_channels && isa_tile_vectors() > 0) {
+    wide = vec * isa_tile_vectors();
   } else if (by_channels) {
     // The tile spans one packed weight block on every ISA (AVX-512: maybe several). Narrower
     // ISAs need more vectors for it, so they take fewer columns.
@@ -234,99 +235,6 @@ std::function<void(Stage)> Conv2D::schedule_cpu(const Var& vdim, const Var& bdim
     s.split(vdim, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(bdim);
     if (whole_groups()) s.reorder(lanes, vblocks, bdim, c).unroll(c);
   };
-}
-
-void Conv2D::schedule_winograd() {
-  const int vec = vector_floats();
-  const int wide = tile_filters();
-  const int tiles = halconv::generators::register_tile_columns(
-      std::max(1, tile_block()), wide / vec, halconv::generators::vector_registers(avx512()));
-  const int rows = std::max(2, band_rows() / 2 * 2);
-  output.split(c, vo, vi, wide, TailStrategy::GuardWithIf)
-      .split(x, bo, bi, 2 * tiles, TailStrategy::GuardWithIf)
-      .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-      .split(yi, yp, yq, 2, TailStrategy::GuardWithIf)
-      .reorder(vi, bi, yq, bo, yp, vo, yo, n)
-      .vectorize(vi, vec);
-  const LoopLevel block_level = parallel_tasks(vo);
-  if (staging_shared()) {
-    // A band that is the whole image (ResNet's 7x7x512 layer) is one task per image: its channel
-    // blocks, sharing the band's transformed input, then run in parallel (nested), or one core
-    // would do it all. Only there: with several bands, nesting measured 10-20% slower (2
-    // threads, ResNet's 14x14x256 layer).
-    output.specialize(output.dim(row_dim()).extent() <= rows).parallel(vo);
-  }
-
-  if (layout == Layout::NCHW) {
-    in_rows.compute_at(output, task);
-    stage_across_planes(vec);
-    in_rows.vectorize(c, vec);
-  }
-  // The 16 transformed values of one input tile share their 16 loads: the transform runs with
-  // e unrolled inside each channel vector.
-  transformed_in.compute_at(output, task)
-      .split(c, vblocks, lanes, vec)
-      .reorder(lanes, e, vblocks, tx, ty, n)
-      .vectorize(lanes)
-      .unroll(e);
-
-  const int chunk = chunk_channels();
-  if (chunk > 0) {
-    winograd_m.compute_at(block_level).bound_extent(c, wide).reorder_storage(c, tx, e, ty, n);
-    for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
-      s.split(c, vblocks, lanes, vec)
-          .split(tx, txo, txi, tiles, TailStrategy::GuardWithIf)
-          .vectorize(lanes)
-          .unroll(vblocks)
-          .unroll(txi);
-    }
-    winograd_m.update(0)
-        .split(reductions[0][0], rco, rci, chunk, TailStrategy::GuardWithIf)
-        .reorder(lanes, vblocks, txi, rci, e, txo, ty, rco, n);
-  } else {
-    winograd_m.compute_at(output, bo)
-        .bound_extent(c, wide)
-        .bound_extent(tx, tiles)
-        .bound_extent(ty, 1)
-        .reorder_storage(c, tx, e, ty, n);
-    for (Stage s : {Stage(winograd_m), winograd_m.update(0)}) {
-      s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(tx);
-    }
-    winograd_m.update(0).reorder(lanes, vblocks, tx, reductions[0][0], e, ty, n);
-  }
-
-  conv.compute_at(output, bo)
-      .bound_extent(c, wide)
-      .bound_extent(x, 2 * tiles)
-      .bound_extent(y, 2)
-      .reorder_storage(c, x, y, n);
-  auto output_tile = [this, vec](Stage s) {
-    s.split(c, vblocks, lanes, vec).vectorize(lanes).unroll(vblocks).unroll(x).unroll(y);
-  };
-  output_tile(conv);
-  output_tile(conv.update(0));
-  schedule_activations(output_tile, 1);
-}
-
-std::function<void(Stage)> Conv2D::schedule_gpu(const Var& vdim, const Var& bdim, int block) {
-  const int threads_v = std::max(1, gpu_threads_v.value());
-  const int threads_b = std::max(1, gpu_threads_b.value());
-  output.split(vdim, vo, vi, threads_v, TailStrategy::GuardWithIf)
-      .split(bdim, bo, bt, block * threads_b, TailStrategy::GuardWithIf)
-      .split(bt, bt, bi, block, TailStrategy::GuardWithIf)
-      .reorder(bi, vi, bt, vo, bo, y, n)
-      .fuse(y, n, yn)
-      .gpu_blocks(vo, bo, yn)
-      .gpu_threads(vi, bt)
-      .unroll(bi);
-  conv.compute_at(output, vi)
-      .bound_extent(vdim, 1)
-      .bound_extent(bdim, block)
-      .bound_extent(y, 1)
-      .bound_extent(n, 1)
-      .store_in(MemoryType::Register);
-  tile_vars = {bdim};
-  return [bdim](Stage s) { s.unroll(bdim); };
 }
 
 }  // namespace halconv::generators

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "halconv/extension.h"
+#include "variant_domain.h"
 
 namespace halconv::generators {
 
@@ -33,7 +34,7 @@ inline bool reads_planes_in_place(bool nchw_width_vectors, int kernel, int strid
 
 // Whether a width-vectorized NCHW CPU variant tiles a channel's rows (the generator's
 // rows_tile()): depthwise or whole-groups with a constant kernel size. Its tile's block is rows,
-// not the packed filter block, so the AVX-512 object may take its own (avx512_block_size).
+// not the packed filter block, so the AVX-512 object may take its own (isa_schedules).
 inline bool tiles_rows(bool nchw_width_vectors, bool depthwise_or_whole_groups, int kernel) {
   return nchw_width_vectors && depthwise_or_whole_groups && kernel > 0;
 }

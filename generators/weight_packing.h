@@ -1,5 +1,6 @@
-// The packed weights' layout: one rule for the generator, whose tiles read them, and the runtime,
-// which packs them before Halide's dispatch picks an ISA (so the rule is the widest ISA's).
+// The packed weights' layout, the rule the generator tiles by (and the tuner packs its JIT
+// candidates' weights by). The runtime asks each compiled object for it (a bounds query), except
+// on the GPU, whose block is kGpuChannelSpan filters.
 #pragma once
 
 #include <algorithm>
@@ -21,13 +22,13 @@ constexpr int64_t filters_per_block(bool gpu, bool channel_vectors, int vectors_
 }
 
 // The packed filter count is a multiple of this: a whole number of blocks, and whole register
-// tiles of the AVX-512 object where its channel tile spans several blocks
-// (avx512_vectors_per_block).
+// tiles of an ISA object whose channel tile spans several blocks (its own vectors_per_block,
+// tile_vectors: isa_schedule.h).
 constexpr int64_t filter_padding(bool gpu, bool channel_vectors, int vectors_per_block,
-                                 int block_size, int avx512_vectors_per_block) {
+                                 int block_size, int tile_vectors) {
   const int64_t block = filters_per_block(gpu, channel_vectors, vectors_per_block, block_size);
-  if (gpu || !channel_vectors || avx512_vectors_per_block == 0) return block;
-  return std::max(block, int64_t{kWidestVectorFloats} * avx512_vectors_per_block);
+  if (gpu || !channel_vectors || tile_vectors == 0) return block;
+  return std::max(block, int64_t{kWidestVectorFloats} * tile_vectors);
 }
 
 }  // namespace halconv::packing

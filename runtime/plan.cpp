@@ -12,12 +12,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "aligned_floats.h"
 #include "halconv_axis_activation_cpu.h"
 #include "registry.h"
 #include "streamed_band.h"
+#include "weight_packing.h"
 #include "winograd.h"
 
 namespace halconv {
@@ -68,6 +70,39 @@ halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, i
 }
 
 }  // namespace
+
+namespace detail {
+
+std::pair<int64_t, int64_t> packed_layout(const VariantSpec& v, Device device, const Problem& p) {
+  if (device != Device::cpu) {
+    const int64_t pack = packing::kGpuChannelSpan;
+    return {pack, (p.filters + pack - 1) / pack};
+  }
+  alignas(64) static const float no_data[16] = {};
+  Dims4 in_dims = dense_dims(p.input_shape());
+  Dims4 out_dims = dense_dims(p.conv_shape());
+  halide_dimension_t bias_dim(0, static_cast<int32_t>(p.filters), 1);
+  halide_buffer_t in = wrap(no_data, in_dims.dim, 4), out = wrap(no_data, out_dims.dim, 4);
+  halide_buffer_t bias = wrap(no_data, &bias_dim, 1);
+  halide_dimension_t query[5] = {};
+  halide_buffer_t kernel = wrap(nullptr, query, 5);
+  check_halide_status(
+      v.function(&in, &kernel, &bias, static_cast<int32_t>(p.stride_w),
+                 static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
+                 static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
+                 static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
+                 static_cast<int32_t>(p.filters), 0, &out),
+      v.name);
+  const int64_t pack = query[0].extent, blocks = query[4].extent;
+  if (query[0].min != 0 || query[4].min != 0 || pack < 1 || blocks * pack < p.filters) {
+    throw Error(std::string(v.name) + " asked for packed weights of " + std::to_string(blocks) +
+                " blocks of " + std::to_string(pack) + " filters, which do not hold " +
+                std::to_string(p.filters));
+  }
+  return {pack, blocks};
+}
+
+}  // namespace detail
 
 struct Plan::Impl {
   Problem problem;
@@ -211,10 +246,9 @@ Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Devic
   // (ky, kx, ci, filter % pack), zero past the last filter up to whole register tiles. See the
   // generator's filter_pack(). Winograd variants take the transformed weights, packed the same
   // way as a 4x4 kernel.
-  const int64_t pack = detail::filter_tile(*im.variant);
-  const int64_t padding = detail::filter_padding(*im.variant);
+  const auto [pack, blocks] = detail::packed_layout(
+      *im.variant, im.device, im.phases.empty() ? run : im.phases.front().problem);
   const int64_t filters = problem.filters;
-  const int64_t blocks = (filters + padding - 1) / padding * (padding / pack);
   const int64_t cin_per_group = problem.in_c / problem.groups;
   int64_t kernel_h = window.problem.kernel_h, kernel_w = window.problem.kernel_w;
   std::vector<float> window_taps;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "halconv/config.h"
+#include "tile_reach.h"
 
 namespace halconv {
 namespace {
@@ -34,15 +35,12 @@ int64_t checked_elements(const char* what, const Shape& shape) {
   return count;
 }
 
-// More outputs than any compiled tile computes past an axis' last one (tasks of up to 128 rows,
-// blocks of up to 12 x 16 columns), with room for retuning.
-constexpr int64_t kTileOutputsPastEnd = 1024;
-
 // The compiled kernels compute input coordinates (output * stride, plus a tap's offset) in int32
 // for whole tiles, past the output's end too. On an axis with one output the stride is never
 // applied (the runtime runs it at stride 1: detail::taps_reading_input), and the taps run are those
 // that read input (so their offsets stay within the padded input); elsewhere the stride is at most
 // the padded input's extent, so only multi-million-pixel axes at multi-million strides fail here.
+// kTileOutputsPastEnd (tile_reach.h) derives from the schedule data, so a retuned tile moves it.
 void require_int32_coordinates(const char* stride_name, int64_t out, int64_t stride) {
   if (out > 1 && (out - 1 + kTileOutputsPastEnd) * stride > INT32_MAX) {
     throw Error(std::string(stride_name) + " " + std::to_string(stride) + " with " +

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "weight_packing.h"
+#include "variant_domain.h"
 
 namespace halconv::detail {
 namespace {
@@ -280,25 +280,6 @@ int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streamin
   const int64_t row_bytes = p.out_w * p.filters * static_cast<int64_t>(sizeof(float));
   if (row_bytes * p.out_h * p.batch < kStreamedOutputMinBytes) return 0;
   return std::min(p.out_h, std::max<int64_t>(2, kStreamBandBytes / row_bytes / 2 * 2));
-}
-
-namespace {
-
-// Whether the CPU tile's vectors run along output channels (the generator's channel_vectors()),
-// so that they also set the packed weight block; else they run along width.
-bool vectors_along_channels(const VariantSpec& v) {
-  return v.layout == DataFormat::channels_last || v.nchw_by_channels;
-}
-}  // namespace
-
-int64_t filter_tile(const VariantSpec& v) {
-  return packing::filters_per_block(v.backend != Device::cpu, vectors_along_channels(v),
-                                    v.vectors_per_block, v.block_size);
-}
-
-int64_t filter_padding(const VariantSpec& v) {
-  return packing::filter_padding(v.backend != Device::cpu, vectors_along_channels(v),
-                                 v.vectors_per_block, v.block_size, v.avx512_vectors_per_block);
 }
 
 }  // namespace halconv::detail

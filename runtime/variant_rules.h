@@ -2,7 +2,9 @@
 // halconv-tune, which picks each variant's shape class with the same rule.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "halconv/config.h"
@@ -108,11 +110,12 @@ constexpr int64_t kWidthTileFloats = 64;
 // 256 0.58-0.63 ms against 0.75-0.82, MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
 Problem problem_as_run(const VariantSpec& v, const Problem& p);
 
-// Filters per packed weight block for v (generators/weight_packing.h, the generator's rule).
-int64_t filter_tile(const VariantSpec& v);
-
-// The packed weights' filter count is padded to a multiple of this: one whole register tile at
-// the widest ISA, a whole number of packed blocks (the generator's tile_filters() on AVX-512).
-int64_t filter_padding(const VariantSpec& v);
+// The packed weights' layout v's compiled code reads for p (the plan's problem as run, or its first
+// dilation phase): (filters per block, blocks), padding to whole register tiles included. Asked of
+// the code itself, by a bounds query (the kernel buffer without memory), which for the ISA object
+// Halide's dispatch runs returns one block along dimension 0 and the blocks along dimension 4. GPU
+// objects are not asked (their query would start the device): their blocks are
+// packing::kGpuChannelSpan filters. Defined in plan.cpp, beside the buffers it wraps.
+std::pair<int64_t, int64_t> packed_layout(const VariantSpec& v, Device device, const Problem& p);
 
 }  // namespace halconv::detail

@@ -1,6 +1,10 @@
 // Selection: which variant serves which layer, the shape classes, dilation phases, streamed bands,
 // pixel rows and weight padding, each checked against the float64 reference where it runs.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "variant_testing.h"
+#include "weight_packing.h"
 
 namespace halconv {
 namespace {
@@ -342,30 +346,56 @@ TEST(PixelRows, VariantsMatchReference) {
   EXPECT_EQ(variants_run, 4 * 4 * 2);
 }
 
-// The weights' filter padding: whole packed blocks, and whole AVX-512 tiles where that object's
-// tile spans several blocks (the generator's tile_filters()); every other backend and layout
-// pads to the packed block.
-TEST(Selection, FiltersArePaddedToWholeTilesOfTheWidestIsa) {
-  VariantSpec spec = detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu");
-  spec.vectors_per_block = 2;
-  spec.avx512_vectors_per_block = 0;
-  EXPECT_EQ(detail::filter_tile(spec), 32);
-  EXPECT_EQ(detail::filter_padding(spec), 32);
-  spec.avx512_vectors_per_block = 4;
-  EXPECT_EQ(detail::filter_tile(spec), 32);
-  EXPECT_EQ(detail::filter_padding(spec), 64);
-  spec.backend = Device::opencl;
-  EXPECT_EQ(detail::filter_padding(spec), detail::filter_tile(spec));
-  // A width-vectorized NCHW tile widens along width: the filters pad to the packed block only.
-  VariantSpec along_width = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
-  along_width.block_size = 6;
-  along_width.avx512_vectors_per_block = 4;
-  EXPECT_EQ(detail::filter_tile(along_width), 6);
-  EXPECT_EQ(detail::filter_padding(along_width), 6);
-  // The built-in table: whatever the schedules hold, the padding is whole packed blocks.
+// The packing each CPU object asks for (a bounds query: detail::packed_layout) is the generator's
+// rule (weight_packing.h) applied to the committed schedule data: blocks of the common packing,
+// padded to whole register tiles of the ISA object this host runs. Random served problems per
+// variant, so filter counts cross block and tile edges.
+TEST(Selection, PackingAskedOfTheCompiledCodeFollowsTheScheduleData) {
+  const auto read = [](const std::string& name) {
+    std::ifstream file(std::string(HALCONV_SCHEDULE_DIR) + "/" + name);
+    return nlohmann::json::parse(file);
+  };
+  const nlohmann::json common = read("cpu.json"), avx512 = read("cpu-avx512.json");
+  __builtin_cpu_init();
+  const bool avx512_host = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512cd") &&
+                           __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  int checked = 0;
   for (const detail::Variant& v : detail::variants()) {
-    EXPECT_EQ(detail::filter_padding(v) % detail::filter_tile(v), 0) << v.name;
+    if (v.backend != Device::cpu) continue;
+    std::string key = v.name;
+    key = key.substr(7, key.size() - 7 - 4);  // conv2d_<key>_cpu
+    const auto value = [&](const nlohmann::json& file, const char* name, int fallback) {
+      const auto entry = file["variants"].find(key);
+      if (entry != file["variants"].end() && entry->contains(name))
+        return (*entry)[name].get<int>();
+      return file.contains("default") ? file["default"][name].get<int>() : fallback;
+    };
+    const bool channel_vectors = v.layout == DataFormat::channels_last || v.nchw_by_channels;
+    const int vectors = value(common, "vectors_per_block", 0);
+    const int block = value(common, "block_size", 0);
+    const int tile_vectors =
+        avx512_host && channel_vectors ? value(avx512, "vectors_per_block", 0) : 0;
+    const int64_t pack = packing::filters_per_block(false, channel_vectors, vectors, block);
+    const int64_t padding =
+        packing::filter_padding(false, channel_vectors, vectors, block, tile_vectors);
+    CaseGenerator cases{v, std::mt19937(7)};
+    for (int i = 0; i < 8; i++) {
+      const auto [config, shape] = cases.next();
+      const Problem p = make_problem(config, shape);
+      if (!v.decline_reason(p, Device::cpu).empty()) continue;
+      const Problem run = detail::problem_as_run(v, p);
+      const Problem asked =
+          detail::runs_by_phases(v, run) ? detail::dilation_phases(run).front().problem : run;
+      const auto [asked_pack, blocks] = detail::packed_layout(v, Device::cpu, asked);
+      EXPECT_EQ(asked_pack, pack) << v.name << " " << p.to_string();
+      EXPECT_EQ(blocks * asked_pack, (p.filters + padding - 1) / padding * padding)
+          << v.name << " " << p.to_string();
+      checked++;
+    }
   }
+  EXPECT_GT(checked, 100);
 }
 
 // Shape classes: the rules that send a layer to the variant measured fastest for it.

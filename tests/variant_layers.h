@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "halconv/extension.h"
+#include "variant_domain.h"
 #include "variant_rules.h"
 
 namespace halconv::testing {

@@ -64,9 +64,10 @@ std::vector<Candidate> candidates_for(const VariantInfo& v, int64_t max_in_chann
   const std::vector<int> rows_options = v.groups == "depthwise" || v.groups == "whole_groups"
                                             ? std::vector<int>{8, 28, 128}
                                             : std::vector<int>{2, 8};
-  // AVX-512 grouped variants may also run 8-float vectors (the generator's avx512_vector_lanes):
-  // block-diagonal ones then span fewer groups (fewer zero-weight multiplies), rotated ones hold
-  // twice the columns in registers, whole-groups ones waste fewer lanes past a row's end.
+  // AVX-512 grouped variants may also run 8-float vectors (the AVX-512 object's vector_lanes,
+  // generators/isa_schedule.h): block-diagonal ones then span fewer groups (fewer zero-weight
+  // multiplies), rotated ones hold twice the columns in registers, whole-groups ones waste fewer
+  // lanes past a row's end.
   std::vector<int> lanes_options = {0};
   if (fixed_pack &&
       (v.groups == "block_diagonal" || v.groups == "rotated" || v.groups == "whole_groups")) {

@@ -14,6 +14,7 @@
 
 #include "streamed_band.h"
 #include "variant_rules.h"
+#include "weight_packing.h"
 
 namespace halconv::tune {
 
@@ -73,6 +74,15 @@ CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
   const int avx512_vectors = cand.vectors_per_block != pack_vectors ? cand.vectors_per_block : 0;
   const int pack_block = fixed_pack && v.tiles_rows() ? fixed_pack->block_size : cand.block_size;
   const int avx512_block = cand.block_size != pack_block ? cand.block_size : 0;
+  // The AVX-512 object's own values where they differ from the packing (generators/isa_schedule.h).
+  std::string isa;
+  const auto add_isa = [&](const char* name, int value) {
+    if (value == 0) return;
+    isa += (isa.empty() ? "avx512." : ",avx512.") + std::string(name) + "." + std::to_string(value);
+  };
+  add_isa("vectors_per_block", avx512_vectors);
+  add_isa("block_size", avx512_block);
+  add_isa("vector_lanes", cand.vector_lanes);
   CandidateParams params;
   params.generator = {{"layout", v.layout},
                       {"kernel_size", std::to_string(v.kernel)},
@@ -82,17 +92,20 @@ CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
                       {"nchw_by_channels", v.nchw_by_channels ? "true" : "false"},
                       {"algorithm", v.winograd ? "winograd" : "direct"},
                       {"vectors_per_block", std::to_string(pack_vectors)},
-                      {"avx512_vectors_per_block", std::to_string(avx512_vectors)},
                       {"block_size", std::to_string(pack_block)},
-                      {"avx512_block_size", std::to_string(avx512_block)},
                       {"rows_per_task", std::to_string(cand.rows_per_task)},
                       {"reduction_chunk", std::to_string(cand.reduction_chunk)},
                       {"shared_staging", cand.shared_staging ? "true" : "false"},
-                      {"avx512_vector_lanes", std::to_string(cand.vector_lanes)},
                       {"max_filters", std::to_string(v.max_filters)}};
+  if (!isa.empty()) params.generator["isa_schedules"] = isa;
   // The packed weight block and the padding to whole tiles follow from these (the runtime's
   // rules, generators/weight_packing.h).
-  params.spec = v.spec(pack_vectors, pack_block, avx512_vectors);
+  params.spec = v.spec();
+  const bool channel_vectors = v.layout == "nhwc" || v.nchw_by_channels;
+  params.pack =
+      halconv::packing::filters_per_block(false, channel_vectors, pack_vectors, pack_block);
+  params.padding = halconv::packing::filter_padding(false, channel_vectors, pack_vectors,
+                                                    pack_block, avx512_vectors);
   return params;
 }
 
@@ -104,8 +117,8 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   params.generator["linear_only"] = "true";  // one activation compiles faster
   const bool nhwc = v.layout == "nhwc";
   const halconv::VariantSpec& spec = params.spec;
-  const int pack = static_cast<int>(halconv::detail::filter_tile(spec));
-  const int padding = static_cast<int>(halconv::detail::filter_padding(spec));
+  const int pack = static_cast<int>(params.pack);
+  const int padding = static_cast<int>(params.padding);
   const int blocks = static_cast<int>((p.filters + padding - 1) / padding * (padding / pack));
   const int cin_g = static_cast<int>(p.in_c / p.groups);
   input_ = nhwc ? Halide::Buffer<float>(p.in_c, p.in_w, p.in_h, p.batch)

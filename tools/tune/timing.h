@@ -23,6 +23,9 @@ namespace halconv::tune {
 struct CandidateParams {
   Halide::Internal::GeneratorParamsMap generator;
   halconv::VariantSpec spec;
+  // The weights' packing its tiles read (generators/weight_packing.h): filters per block, and the
+  // multiple the packed filter count is padded to.
+  int64_t pack = 1, padding = 1;
 };
 CandidateParams candidate_params(const VariantInfo& v, const Candidate& cand,
                                  const std::optional<Candidate>& fixed_pack);

@@ -14,8 +14,7 @@ bool VariantInfo::tiles_rows() const {
                                          groups == "depthwise" || groups == "whole_groups", kernel);
 }
 
-halconv::VariantSpec VariantInfo::spec(int vectors_per_block, int block_size,
-                                       int avx512_vectors_per_block) const {
+halconv::VariantSpec VariantInfo::spec() const {
   halconv::VariantSpec s{};
   s.layout =
       layout == "nhwc" ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
@@ -26,13 +25,10 @@ halconv::VariantSpec VariantInfo::spec(int vectors_per_block, int block_size,
     if (groups == mode_name) s.groups = mode;
   }
   s.backend = halconv::Device::cpu;
-  s.vectors_per_block = vectors_per_block;
-  s.block_size = block_size;
   s.nchw_by_channels = nchw_by_channels;
   s.winograd = winograd;
   s.max_filters = max_filters;
   s.max_output_pixels = max_output_pixels;
-  s.avx512_vectors_per_block = avx512_vectors_per_block;
   s.max_in_channels = max_in_channels;
   return s;
 }

@@ -22,9 +22,8 @@ struct VariantInfo {
   // Whether its block_size is part of its weight packing (width-vectorized NCHW): the AVX-512
   // object keeps the common file's.
   bool block_is_pack() const { return layout == "nchw" && !nchw_by_channels; }
-  // The runtime's description of this variant with these schedule parameters.
-  halconv::VariantSpec spec(int vectors_per_block = 1, int block_size = 1,
-                            int avx512_vectors_per_block = 0) const;
+  // The runtime's description of this variant (name, function and targets left empty).
+  halconv::VariantSpec spec() const;
 };
 
 // The build's CPU variants, from the generated table (generators/manifest.json).
