@@ -1,6 +1,6 @@
 // Shape suites (bench/*.txt): one problem per line,
 // name N H W C filters kernel stride dilation groups padding. Shared by halconv bench and
-// halconv-tune.
+// halconv tune.
 #pragma once
 
 #include <fstream>
@@ -20,7 +20,7 @@ struct SuiteShape {
 
 inline std::vector<SuiteShape> read_suite(const std::string& path, DataFormat format) {
   std::ifstream in(path);
-  if (!in) throw Error("cannot open suite '" + path + "'");
+  if (!in) throw Error(ErrorKind::invalid_input, "cannot open suite '" + path + "'");
   std::vector<SuiteShape> suite;
   std::string line;
   while (std::getline(in, line)) {
@@ -31,7 +31,7 @@ inline std::vector<SuiteShape> read_suite(const std::string& path, DataFormat fo
     std::string padding;
     if (!(fields >> s.name >> n >> h >> w >> c >> s.config.filters >> k >> stride >> dilation >>
           s.config.groups >> padding)) {
-      throw Error("malformed suite line: " + line);
+      throw Error(ErrorKind::invalid_input, "malformed suite line: " + line);
     }
     s.config.kernel_size = k;
     s.config.strides = stride;

@@ -88,13 +88,14 @@ function(halconv_add_conv2d)
     halconv_compile_variant(RECORD_VAR record BACKEND ${device} FUNCTION ${function} LIBRARY ${lib}
                             SCHEDULE_KEY ${ARG_NAME} SCHEDULES_VAR schedule_json
                             AVX512_SCHEDULES_VAR avx512_json GENERATOR halconv::halconv_generators
-                            RUNTIME_ARGS USE_RUNTIME halconv::halconv OUT_SPEC spec)
+                            RUNTIME_ARGS USE_RUNTIME halconv::halconv OUT_SPEC spec
+                            OUT_ISA_OBJECTS isa_objects)
     target_link_libraries(${ARG_NAME} INTERFACE ${lib})
-    string(APPEND includes "#include \"${lib}.h\"\n")
+    string(APPEND includes "#include \"${lib}.h\"\n${isa_objects}")
     string(APPEND registrations
            "    [] {\n      halconv::VariantSpec spec ${spec};\n"
-           "      spec.function = &${function};\n      return halconv::register_variant(spec);\n"
-           "    }(),\n")
+           "      spec.function = &${function};\n      spec.isa_objects = ${isa_objects_NAME};\n"
+           "      return halconv::register_variant(spec);\n    }(),\n")
   endforeach ()
   set(register_source "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_register.cpp")
   file(WRITE "${register_source}.tmp"

@@ -105,15 +105,19 @@ endfunction()
 
 # halconv_compile_variant(RECORD_VAR <var> BACKEND cpu|cuda|opencl FUNCTION <name>
 #     LIBRARY <target> SCHEDULE_KEY <key> SCHEDULES_VAR <var> [AVX512_SCHEDULES_VAR <var>]
-#     GENERATOR <generator target> [RUNTIME_ARGS ...] OUT_SPEC <var> [OUT_REACH <var>])
+#     GENERATOR <generator target> [RUNTIME_ARGS ...] OUT_SPEC <var> [OUT_REACH <var>]
+#     [OUT_ISA_OBJECTS <var>])
 # The JSON texts travel by variable name: their strings may hold semicolons, which arguments split.
 # Adds the Halide library of one variant and sets <var> to its halconv::VariantSpec initializer
 # (function left nullptr: the caller's table fills it in). OUT_REACH: how many outputs past an
 # axis' last one its tiles may compute, at most (the runtime's kTileOutputsPastEnd is the table's
 # largest; a consumer's variant may not exceed the installed one's): a band's rows, or a tile's
 # vectors of at most 16 floats times its block, or a GPU thread block's outputs.
+# OUT_ISA_OBJECTS: for the CPU, C++ that declares each ISA object's entry point and defines the
+# halconv::IsaObject array <function>_isa_objects, best first (empty for other backends), and
+# <var>_NAME to that array's name (nullptr for other backends), for VariantSpec::isa_objects.
 function(halconv_compile_variant)
-  cmake_parse_arguments(A "" "RECORD_VAR;BACKEND;FUNCTION;LIBRARY;SCHEDULE_KEY;SCHEDULES_VAR;AVX512_SCHEDULES_VAR;GENERATOR;OUT_SPEC;OUT_REACH"
+  cmake_parse_arguments(A "" "RECORD_VAR;BACKEND;FUNCTION;LIBRARY;SCHEDULE_KEY;SCHEDULES_VAR;AVX512_SCHEDULES_VAR;GENERATOR;OUT_SPEC;OUT_REACH;OUT_ISA_OBJECTS"
                         "RUNTIME_ARGS" ${ARGN})
   halconv_parse_record("${${A_RECORD_VAR}}" R)
   string(TOUPPER ${A_BACKEND} backend)
@@ -182,6 +186,37 @@ function(halconv_compile_variant)
     set(winograd true)
   endif ()
   list(JOIN targets "," target_list)
+  # Each ISA object's symbol is the function and its target (Halide's multi-target naming, with
+  # the no_runtime feature USE_RUNTIME adds).
+  set(isa_objects nullptr)
+  set(isa_text "")
+  if (A_BACKEND STREQUAL "cpu")
+    set(suffix "")
+    if ("USE_RUNTIME" IN_LIST A_RUNTIME_ARGS)
+      set(suffix "-no_runtime")
+    endif ()
+    set(entries "")
+    set(index 0)
+    foreach (target IN LISTS targets)
+      if (target MATCHES "avx512")
+        set(isa avx512)
+      elseif (target MATCHES "avx2")
+        set(isa avx2)
+      else ()
+        set(isa sse41)
+      endif ()
+      string(APPEND isa_text "extern \"C\" halconv::GeneratedConv2DFunction ${A_FUNCTION}_isa${index} "
+                             "HALCONV_OBJECT_SYMBOL(\"${A_FUNCTION}-${target}${suffix}\");\n")
+      string(APPEND entries "{\"${isa}\", \"${target}\", &${A_FUNCTION}_isa${index}}, ")
+      math(EXPR index "${index} + 1")
+    endforeach ()
+    set(isa_objects ${A_FUNCTION}_isa_objects)
+    string(APPEND isa_text "[[maybe_unused]] const halconv::IsaObject ${isa_objects}[] = {${entries}{nullptr, nullptr, nullptr}};\n")
+  endif ()
+  if (A_OUT_ISA_OBJECTS)
+    set(${A_OUT_ISA_OBJECTS} "${isa_text}" PARENT_SCOPE)
+    set(${A_OUT_ISA_OBJECTS}_NAME ${isa_objects} PARENT_SCOPE)
+  endif ()
   set(${A_OUT_SPEC}
       "{\"${A_FUNCTION}\", halconv::DataFormat::${layout}, ${R_KERNEL}, ${R_STRIDE}, ${R_DILATION}, halconv::GroupsMode::${R_GROUPS}, halconv::Device::${A_BACKEND}, \"${target_list}\", nullptr, ${R_BY_CHANNELS}, ${winograd}, ${R_MAX_FILTERS}, ${R_MAX_OUTPUT_PIXELS}, ${R_MAX_IN_CHANNELS}}"
       PARENT_SCOPE)

@@ -4,7 +4,7 @@
 
 #include "Halide.h"
 #include "halconv/activation.h"
-#include "halconv/extension.h"
+#include "halconv/groups_mode.h"
 
 namespace halconv::generators {
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "halconv/extension.h"
+#include "halconv/groups_mode.h"
 #include "variant_domain.h"
 
 namespace halconv::generators {

@@ -65,7 +65,8 @@ Activation parse_activation(const std::string& name, bool keras2_hard_sigmoid) {
   }
   std::string valid;
   for (const auto& n : kNames) valid += (valid.empty() ? "" : ", ") + std::string(n.name);
-  throw Error("unknown activation '" + name + "'; valid names are: " + valid);
+  throw Error(ErrorKind::invalid_config,
+              "unknown activation '" + name + "'; valid names are: " + valid);
 }
 
 std::string activation_name(Activation activation) {

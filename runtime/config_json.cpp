@@ -25,17 +25,20 @@ constexpr std::pair<const char*, const char*> kInitializerClasses[] = {
 
 int64_t get_int(const json& value, const std::string& key) {
   if (!value.is_number_integer()) {
-    throw Error("config key '" + key + "' must be an integer, got " + value.dump());
+    throw Error(ErrorKind::invalid_config,
+                "config key '" + key + "' must be an integer, got " + value.dump());
   }
   if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-    throw Error("config key '" + key + "' is out of range: " + value.dump());
+    throw Error(ErrorKind::invalid_config,
+                "config key '" + key + "' is out of range: " + value.dump());
   }
   return value.get<int64_t>();
 }
 
 double get_number(const json& value, const std::string& key) {
   if (!value.is_number()) {
-    throw Error("config key '" + key + "' must be a number, got " + value.dump());
+    throw Error(ErrorKind::invalid_config,
+                "config key '" + key + "' must be a number, got " + value.dump());
   }
   return value.get<double>();
 }
@@ -46,12 +49,14 @@ Pair get_pair(const json& value, const std::string& key) {
   if (value.is_array() && value.size() == 2) {
     return Pair(get_int(value[0], key + "[0]"), get_int(value[1], key + "[1]"));
   }
-  throw Error("config key '" + key + "' must be an int or a list of 2 ints, got " + value.dump());
+  throw Error(ErrorKind::invalid_config,
+              "config key '" + key + "' must be an int or a list of 2 ints, got " + value.dump());
 }
 
 std::string get_string(const json& value, const std::string& key) {
   if (!value.is_string()) {
-    throw Error("config key '" + key + "' must be a string, got " + value.dump());
+    throw Error(ErrorKind::invalid_config,
+                "config key '" + key + "' must be a string, got " + value.dump());
   }
   return value.get<std::string>();
 }
@@ -59,8 +64,9 @@ std::string get_string(const json& value, const std::string& key) {
 Initializer get_initializer(const json& value, const std::string& key) {
   if (value.is_string()) return Initializer(value.get<std::string>());
   if (!value.is_object() || !value.contains("class_name")) {
-    throw Error("config key '" + key + "' must be an initializer name or object, got " +
-                value.dump());
+    throw Error(
+        ErrorKind::invalid_config,
+        "config key '" + key + "' must be an initializer name or object, got " + value.dump());
   }
   const std::string cls = get_string(value["class_name"], key + ".class_name");
   Initializer init(cls);  // an unknown class keeps its name; build() reports it
@@ -117,7 +123,8 @@ Conv2DConfig parse_config_json(const std::string& text) {
   constexpr int kMaxDepth = 32;
   const json::parser_callback_t limit_depth = [](int depth, json::parse_event_t, json&) {
     if (depth > kMaxDepth) {
-      throw Error("config JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
+      throw Error(ErrorKind::invalid_config,
+                  "config JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
     }
     return true;
   };
@@ -125,20 +132,24 @@ Conv2DConfig parse_config_json(const std::string& text) {
   try {
     root = json::parse(text, limit_depth);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("config is not valid JSON: ") + e.what());
+    throw Error(ErrorKind::invalid_config, std::string("config is not valid JSON: ") + e.what());
   }
-  if (!root.is_object()) throw Error("config must be a JSON object, got " + root.dump());
+  if (!root.is_object())
+    throw Error(ErrorKind::invalid_config, "config must be a JSON object, got " + root.dump());
   if (root.contains("class_name") && root.contains("config")) {
     const std::string cls = get_string(root["class_name"], "class_name");
-    if (cls != "Conv2D") throw Error("config class_name must be Conv2D, got '" + cls + "'");
+    if (cls != "Conv2D")
+      throw Error(ErrorKind::invalid_config, "config class_name must be Conv2D, got '" + cls + "'");
     root = root["config"];
-    if (!root.is_object()) throw Error("config.config must be a JSON object");
+    if (!root.is_object())
+      throw Error(ErrorKind::invalid_config, "config.config must be a JSON object");
   }
 
   Conv2DConfig c;
   for (const char* required : {"filters", "kernel_size"}) {
     if (!root.contains(required))
-      throw Error(std::string("config lacks the key '") + required + "'");
+      throw Error(ErrorKind::invalid_config,
+                  std::string("config lacks the key '") + required + "'");
   }
   c.filters = get_int(root["filters"], "filters");
   c.kernel_size = get_pair(root["kernel_size"], "kernel_size");
@@ -160,7 +171,8 @@ Conv2DConfig parse_config_json(const std::string& text) {
   }
   if (root.contains("use_bias")) {
     if (!root["use_bias"].is_boolean()) {
-      throw Error("config key 'use_bias' must be true or false, got " + root["use_bias"].dump());
+      throw Error(ErrorKind::invalid_config,
+                  "config key 'use_bias' must be true or false, got " + root["use_bias"].dump());
     }
     c.use_bias = root["use_bias"].get<bool>();
   }

@@ -85,10 +85,11 @@ std::vector<float> initialize(const Initializer& init, const Shape& shape) {
   } else if (name == "truncated_normal") {
     fill([&] { return truncated_normal(rng, init.mean, init.stddev); });
   } else {
-    throw Error("unknown initializer '" + name +
-                "'; valid names are: glorot_uniform, glorot_normal, he_normal, he_uniform, "
-                "lecun_normal, lecun_uniform, zeros, ones, constant, random_normal, "
-                "random_uniform, truncated_normal");
+    throw Error(ErrorKind::invalid_config,
+                "unknown initializer '" + name +
+                    "'; valid names are: glorot_uniform, glorot_normal, he_normal, he_uniform, "
+                    "lecun_normal, lecun_uniform, zeros, ones, constant, random_normal, "
+                    "random_uniform, truncated_normal");
   }
   return values;
 }

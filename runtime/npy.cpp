@@ -73,7 +73,7 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(what_ + ": malformed .npy header (" + why + ")");
+    throw Error(ErrorKind::invalid_input, what_ + ": malformed .npy header (" + why + ")");
   }
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_space() {
@@ -144,7 +144,7 @@ class HeaderParser {
 
 Tensor parse_npy(const std::string& bytes, const std::string& what) {
   if (bytes.size() < kMagicSize + 4 || bytes.compare(0, kMagicSize, kMagic, kMagicSize) != 0) {
-    throw Error(what + ": not a .npy file (bad magic)");
+    throw Error(ErrorKind::invalid_input, what + ": not a .npy file (bad magic)");
   }
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len, header_start;
@@ -152,15 +152,17 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
     header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
     header_start = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw Error(what + ": truncated .npy header");
+    if (bytes.size() < 12) throw Error(ErrorKind::invalid_input, what + ": truncated .npy header");
     header_len = 0;
     for (int i = 3; i >= 0; i--)
       header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
     header_start = 12;
   } else {
-    throw Error(what + ": unsupported .npy version " + std::to_string(major));
+    throw Error(ErrorKind::invalid_input,
+                what + ": unsupported .npy version " + std::to_string(major));
   }
-  if (header_len > bytes.size() - header_start) throw Error(what + ": truncated .npy header");
+  if (header_len > bytes.size() - header_start)
+    throw Error(ErrorKind::invalid_input, what + ": truncated .npy header");
   const std::string header = bytes.substr(header_start, header_len);
 
   std::string descr;
@@ -171,22 +173,25 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   int64_t count = 1;
   for (int64_t d : shape) {
     if (__builtin_mul_overflow(count, d, &count) || count > kMaxElements) {
-      throw Error(what + ": shape " + shape_to_string(shape) + " is too large");
+      throw Error(ErrorKind::invalid_input,
+                  what + ": shape " + shape_to_string(shape) + " is too large");
     }
   }
   if (descr.size() != 3 ||
       (descr[0] != '<' && descr[0] != '>' && descr[0] != '|' && descr[0] != '=') ||
       descr[1] != 'f' || (descr[2] != '2' && descr[2] != '4' && descr[2] != '8')) {
-    throw Error(what + ": unsupported dtype '" + descr + "' (float16, float32 or float64 only)");
+    throw Error(ErrorKind::invalid_input,
+                what + ": unsupported dtype '" + descr + "' (float16, float32 or float64 only)");
   }
   const size_t item = static_cast<size_t>(descr[2] - '0');
   const bool swap = descr[0] == '>';
   const size_t data_start = header_start + header_len;
   const size_t need = static_cast<size_t>(count) * item;
   if (bytes.size() - data_start != need) {
-    throw Error(what + ": shape " + shape_to_string(shape) + " of '" + descr + "' needs " +
-                std::to_string(need) + " data bytes, the file has " +
-                std::to_string(bytes.size() - data_start));
+    throw Error(ErrorKind::invalid_input, what + ": shape " + shape_to_string(shape) + " of '" +
+                                              descr + "' needs " + std::to_string(need) +
+                                              " data bytes, the file has " +
+                                              std::to_string(bytes.size() - data_start));
   }
 
   std::vector<float> values(static_cast<size_t>(count));
@@ -229,10 +234,11 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
 
 Tensor read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open '" + path + "': " + std::strerror(errno));
+  if (!in)
+    throw Error(ErrorKind::invalid_input, "cannot open '" + path + "': " + std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) throw Error("cannot read '" + path + "'");
+  if (in.bad()) throw Error(ErrorKind::invalid_input, "cannot read '" + path + "'");
   return parse_npy(buffer.str(), "'" + path + "'");
 }
 
@@ -250,7 +256,8 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   std::string tmp = path + ".tmp.XXXXXX";
   const int fd = mkstemp(tmp.data());
   if (fd < 0)
-    throw Error("cannot create a temporary file next to '" + path + "': " + std::strerror(errno));
+    throw Error(ErrorKind::invalid_input,
+                "cannot create a temporary file next to '" + path + "': " + std::strerror(errno));
   fchmod(fd, 0644);
   FILE* f = fdopen(fd, "wb");
   const uint16_t len = static_cast<uint16_t>(header.size());
@@ -265,7 +272,7 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw Error("cannot write '" + path + "': " + why);
+    throw Error(ErrorKind::invalid_input, "cannot write '" + path + "': " + why);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <HalideRuntimeOpenCL.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -17,6 +18,7 @@
 
 #include "aligned_floats.h"
 #include "halconv_axis_activation_cpu.h"
+#include "packed_weights.h"
 #include "registry.h"
 #include "streamed_band.h"
 #include "weight_packing.h"
@@ -73,7 +75,8 @@ halide_buffer_t phase_view(const float* data, const Dims4& dense, int64_t row, i
 
 namespace detail {
 
-std::pair<int64_t, int64_t> packed_layout(const VariantSpec& v, Device device, const Problem& p) {
+std::pair<int64_t, int64_t> packed_layout(GeneratedConv2D function, const char* name, Device device,
+                                          const Problem& p) {
   if (device != Device::cpu) {
     const int64_t pack = packing::kGpuChannelSpan;
     return {pack, (p.filters + pack - 1) / pack};
@@ -86,56 +89,149 @@ std::pair<int64_t, int64_t> packed_layout(const VariantSpec& v, Device device, c
   halide_buffer_t bias = wrap(no_data, &bias_dim, 1);
   halide_dimension_t query[5] = {};
   halide_buffer_t kernel = wrap(nullptr, query, 5);
-  check_halide_status(
-      v.function(&in, &kernel, &bias, static_cast<int32_t>(p.stride_w),
-                 static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
-                 static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
-                 static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
-                 static_cast<int32_t>(p.filters), 0, &out),
-      v.name);
+  check_halide_status(function(&in, &kernel, &bias, static_cast<int32_t>(p.stride_w),
+                               static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
+                               static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
+                               static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
+                               static_cast<int32_t>(p.filters), 0, &out),
+                      name);
   const int64_t pack = query[0].extent, blocks = query[4].extent;
   if (query[0].min != 0 || query[4].min != 0 || pack < 1 || blocks * pack < p.filters) {
-    throw Error(std::string(v.name) + " asked for packed weights of " + std::to_string(blocks) +
-                " blocks of " + std::to_string(pack) + " filters, which do not hold " +
-                std::to_string(p.filters));
+    throw Error(ErrorKind::internal, std::string(name) + " asked for packed weights of " +
+                                         std::to_string(blocks) + " blocks of " +
+                                         std::to_string(pack) + " filters, which do not hold " +
+                                         std::to_string(p.filters));
   }
   return {pack, blocks};
 }
 
-}  // namespace detail
+namespace {
+std::atomic<int64_t> packs_made{0};
+}  // namespace
 
-struct Plan::Impl {
-  Problem problem;
-  Problem run_problem;  // what the variant runs: problem, or its pixel rows (problem_as_run)
+// Packed weights: blocks of `pack` filters, each contiguous as (ky, kx, ci, filter % pack), zero
+// past the last filter up to whole register tiles. On a GPU their device copies stay between
+// calls; the mutex serializes the calls that share them (and the first copy to the device).
+struct PackedWeights {
   Device device = Device::cpu;
-  const detail::Variant* variant = nullptr;
-  std::string variant_name;
-  // Keras layout with the filter axis padded to whole tiles.
-  detail::AlignedFloats packed_kernel;
-  detail::AlignedFloats packed_bias;
+  AlignedFloats kernel, bias;
   halide_dimension_t kernel_dims[5];
   halide_dimension_t bias_dims[1];
-  // On a GPU these keep their device copies between calls; the mutex serializes the calls that
-  // share them (and the first copy to the device).
   mutable halide_buffer_t kernel_buf{};
   mutable halide_buffer_t bias_buf{};
   mutable std::mutex device_mutex;
-  // Filled when the variant runs a dilated problem as undilated phases (runs_by_phases).
-  std::vector<detail::DilationPhase> phases;
-  // Streamed output (detail::streamed_band_rows; 0: not streamed): rows per band, and the bands'
-  // scratch buffers, one per concurrent task, made with the plan (calls from more threads than
-  // the machine has cores add buffers on their first call).
-  int64_t band_rows = 0;
-  size_t band_floats = 0;
-  mutable std::mutex scratch_mutex;
-  mutable std::vector<detail::AlignedFloats> free_scratch;
 
-  ~Impl() {
+  ~PackedWeights() {
     if (device != Device::cpu) {
       halide_device_free(nullptr, &kernel_buf);
       halide_device_free(nullptr, &bias_buf);
     }
   }
+};
+
+std::string packing_key(const Decision& d) {
+  const Problem& w = d.window;
+  std::string key = device_name(d.device);
+  for (int64_t v : {d.pack, d.blocks, w.kernel_h, w.kernel_w, d.first_row_tap, d.first_col_tap,
+                    w.in_c / w.groups, w.filters, int64_t{d.winograd}, int64_t{w.use_bias}}) {
+    key += "/" + std::to_string(v);
+  }
+  return key;
+}
+
+int64_t weight_packs() { return packs_made.load(); }
+
+std::shared_ptr<const PackedWeights> pack_weights(const Decision& d, const float* kernel,
+                                                  const float* bias) {
+  const Problem& problem = d.problem;
+  if (kernel == nullptr) throw Error(ErrorKind::invalid_input, "Plan: the kernel pointer is null");
+  if (problem.use_bias && bias == nullptr) {
+    throw Error(ErrorKind::invalid_input, "Plan: use_bias is true but bias is null");
+  }
+  auto packed = std::make_shared<PackedWeights>();
+  PackedWeights& w = *packed;
+  w.device = d.device;
+  const int64_t pack = d.pack, blocks = d.blocks;
+  const int64_t filters = problem.filters;
+  const int64_t cin_per_group = problem.in_c / problem.groups;
+  int64_t kernel_h = d.window.kernel_h, kernel_w = d.window.kernel_w;
+  std::vector<float> window_taps;
+  if (kernel_h != problem.kernel_h || kernel_w != problem.kernel_w) {
+    // Keras' layout, (kh, kw, ci, filter): each kept row of taps is a contiguous run.
+    const int64_t tap_floats = cin_per_group * filters;
+    for (int64_t ky = 0; ky < kernel_h; ky++) {
+      const float* row =
+          kernel + ((d.first_row_tap + ky) * problem.kernel_w + d.first_col_tap) * tap_floats;
+      window_taps.insert(window_taps.end(), row, row + kernel_w * tap_floats);
+    }
+    kernel = window_taps.data();
+  }
+  // Winograd variants take the transformed weights, packed the same way as a 4x4 kernel.
+  std::vector<float> transformed;
+  if (d.winograd) {
+    transformed = winograd_weights(kernel, cin_per_group, filters);
+    kernel = transformed.data();
+    kernel_h = kernel_w = 4;
+  }
+  const int64_t rows = kernel_h * kernel_w * cin_per_group;
+  w.kernel.assign(rows * blocks * pack, 0.0f);
+  for (int64_t b = 0; b * pack < filters; b++) {
+    const int64_t count = std::min(pack, filters - b * pack);
+    for (int64_t r = 0; r < rows; r++) {
+      std::memcpy(&w.kernel[(b * rows + r) * pack], kernel + r * filters + b * pack,
+                  count * sizeof(float));
+    }
+  }
+  w.bias.assign(blocks * pack, 0.0f);
+  if (problem.use_bias) std::memcpy(w.bias.data(), bias, filters * sizeof(float));
+
+  const auto extent = [](int64_t v) { return static_cast<int32_t>(v); };
+  w.kernel_dims[0] = {0, extent(pack), 1};
+  w.kernel_dims[1] = {0, extent(cin_per_group), extent(pack)};
+  w.kernel_dims[2] = {0, extent(kernel_w), extent(pack * cin_per_group)};
+  w.kernel_dims[3] = {0, extent(kernel_h), extent(pack * cin_per_group * kernel_w)};
+  w.kernel_dims[4] = {0, extent(blocks), extent(pack * rows)};
+  w.bias_dims[0] = {0, extent(blocks * pack), 1};
+  w.kernel_buf = wrap(w.kernel.data(), w.kernel_dims, 5);
+  w.bias_buf = wrap(w.bias.data(), w.bias_dims, 1);
+  if (w.device != Device::cpu) {
+    mark_host_dirty(w.kernel_buf);  // copied to the device on the first call, then kept there
+    mark_host_dirty(w.bias_buf);
+    halide_reuse_device_allocations(nullptr, true);
+  }
+  packs_made++;
+  return packed;
+}
+
+}  // namespace detail
+
+struct Plan::Impl {
+  detail::Execution exec;
+  std::shared_ptr<const detail::PackedWeights> weights;
+  // Shorthands for exec's.
+  const Problem& problem = exec.decision.problem;
+  const Problem& run_problem = exec.decision.run;  // problem, or its pixel rows (problem_as_run)
+  const Device& device = exec.decision.device;
+  const std::vector<detail::DilationPhase>& phases = exec.phases;
+  const int64_t& band_rows = exec.decision.band_rows;
+
+  Impl(detail::Execution e, std::shared_ptr<const detail::PackedWeights> w)
+      : exec(std::move(e)), weights(std::move(w)) {
+    if (band_rows > 0) {
+      band_floats = static_cast<size_t>(band_rows * run_problem.out_w * run_problem.filters);
+      // Touched now (zeroed): a fresh page's first touch costs about 10 us here.
+      free_scratch.assign(std::max(1u, std::thread::hardware_concurrency()),
+                          detail::AlignedFloats(band_floats));
+    }
+  }
+  Impl(const Impl&) = delete;
+
+  // Streamed output (detail::streamed_band_rows; 0: not streamed): rows per band, and the bands'
+  // scratch buffers, one per concurrent task, made with the plan (calls from more threads than
+  // the machine has cores add buffers on their first call).
+  size_t band_floats = 0;
+  mutable std::mutex scratch_mutex;
+  mutable std::vector<detail::AlignedFloats> free_scratch;
 
   // One streamed call (band_rows > 0): its bands, (image, band of rows), run as Halide's parallel
   // tasks (run_band, a halide_task_t), each convolve_band.
@@ -154,13 +250,15 @@ struct Plan::Impl {
   // p: the plan's problem, or one of its dilation phases.
   void convolve(const Problem& p, halide_buffer_t* in, halide_buffer_t* out,
                 int32_t activation) const {
+    if (exec.decision.threads > 0) halide_set_num_threads(exec.decision.threads);
     detail::check_halide_status(
-        variant->function(in, &kernel_buf, &bias_buf, static_cast<int32_t>(p.stride_w),
-                          static_cast<int32_t>(p.stride_h), static_cast<int32_t>(p.dilation_w),
-                          static_cast<int32_t>(p.dilation_h), static_cast<int32_t>(p.pad_top),
-                          static_cast<int32_t>(p.pad_left), static_cast<int32_t>(p.groups),
-                          static_cast<int32_t>(p.filters), activation, out),
-        variant->name);
+        exec.function(in, &weights->kernel_buf, &weights->bias_buf,
+                      static_cast<int32_t>(p.stride_w), static_cast<int32_t>(p.stride_h),
+                      static_cast<int32_t>(p.dilation_w), static_cast<int32_t>(p.dilation_h),
+                      static_cast<int32_t>(p.pad_top), static_cast<int32_t>(p.pad_left),
+                      static_cast<int32_t>(p.groups), static_cast<int32_t>(p.filters), activation,
+                      out),
+        exec.variant->name, device == Device::cpu ? ErrorKind::internal : ErrorKind::device);
   }
 };
 
@@ -181,7 +279,9 @@ void Plan::Impl::convolve_streamed(const float* input, float* output, int32_t ac
   const int bands =
       static_cast<int>(run_problem.batch * detail::bands_per_image(run_problem, band_rows));
   if (halide_do_par_for(nullptr, run_band, 0, bands, reinterpret_cast<uint8_t*>(&call)) != 0) {
-    throw Error(call.error.empty() ? variant_name + ": a streamed band failed" : call.error);
+    throw Error(ErrorKind::internal, call.error.empty()
+                                         ? exec.decision.variant + ": a streamed band failed"
+                                         : call.error);
   }
 }
 
@@ -220,82 +320,18 @@ void Plan::Impl::convolve_band(const StreamedCall& call, int index) const {
   if (failure) std::rethrow_exception(failure);
 }
 
-Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Device device)
-    : impl_(std::make_unique<Impl>()) {
-  if (kernel == nullptr) throw Error("Plan: the kernel pointer is null");
-  if (problem.use_bias && bias == nullptr) throw Error("Plan: use_bias is true but bias is null");
-  Impl& im = *impl_;
-  im.problem = problem;
-  const Selection selection = select_variant(problem, device);
-  im.device = selection.device;
-  im.variant = &detail::find_variant(selection.chosen);
-  im.variant_name = im.variant->name;
-  const detail::KernelWindow window = detail::run_window(*im.variant, problem);
-  im.run_problem = detail::problem_as_run(*im.variant, window.problem);
-  const Problem& run = im.run_problem;
-  if (detail::runs_by_phases(*im.variant, run)) im.phases = detail::dilation_phases(run);
-  im.band_rows = detail::streamed_band_rows(*im.variant, run);
-  if (im.band_rows > 0) {
-    im.band_floats = static_cast<size_t>(im.band_rows * run.out_w * run.filters);
-    // Touched now (zeroed): a fresh page's first touch costs about 10 us here.
-    im.free_scratch.assign(std::max(1u, std::thread::hardware_concurrency()),
-                           detail::AlignedFloats(im.band_floats));
-  }
+Plan::Plan(const Problem& problem, const float* kernel, const float* bias, Device device,
+           const Options& options) {
+  detail::Execution e = detail::decide_execution(problem, device, options);
+  std::shared_ptr<const detail::PackedWeights> weights =
+      detail::pack_weights(e.decision, kernel, bias);
+  impl_ = std::make_unique<Impl>(std::move(e), std::move(weights));
+}
 
-  // Pack the weights block-major: blocks of `pack` filters, each contiguous as
-  // (ky, kx, ci, filter % pack), zero past the last filter up to whole register tiles. See the
-  // generator's filter_pack(). Winograd variants take the transformed weights, packed the same
-  // way as a 4x4 kernel.
-  const auto [pack, blocks] = detail::packed_layout(
-      *im.variant, im.device, im.phases.empty() ? run : im.phases.front().problem);
-  const int64_t filters = problem.filters;
-  const int64_t cin_per_group = problem.in_c / problem.groups;
-  int64_t kernel_h = window.problem.kernel_h, kernel_w = window.problem.kernel_w;
-  std::vector<float> window_taps;
-  if (kernel_h != problem.kernel_h || kernel_w != problem.kernel_w) {
-    // Keras' layout, (kh, kw, ci, filter): each kept row of taps is a contiguous run.
-    const int64_t tap_floats = cin_per_group * filters;
-    for (int64_t ky = 0; ky < kernel_h; ky++) {
-      const float* row =
-          kernel +
-          ((window.first_row_tap + ky) * problem.kernel_w + window.first_col_tap) * tap_floats;
-      window_taps.insert(window_taps.end(), row, row + kernel_w * tap_floats);
-    }
-    kernel = window_taps.data();
-  }
-  std::vector<float> transformed;
-  if (im.variant->winograd) {
-    transformed = detail::winograd_weights(kernel, cin_per_group, filters);
-    kernel = transformed.data();
-    kernel_h = kernel_w = 4;
-  }
-  const int64_t rows = kernel_h * kernel_w * cin_per_group;
-  im.packed_kernel.assign(rows * blocks * pack, 0.0f);
-  // Blocks past the last filter (padding to whole tiles) stay zero.
-  for (int64_t b = 0; b * pack < filters; b++) {
-    const int64_t count = std::min(pack, filters - b * pack);
-    for (int64_t r = 0; r < rows; r++) {
-      std::memcpy(&im.packed_kernel[(b * rows + r) * pack], kernel + r * filters + b * pack,
-                  count * sizeof(float));
-    }
-  }
-  im.packed_bias.assign(blocks * pack, 0.0f);
-  if (problem.use_bias) std::memcpy(im.packed_bias.data(), bias, filters * sizeof(float));
+Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-  const auto extent = [](int64_t v) { return static_cast<int32_t>(v); };
-  im.kernel_dims[0] = {0, extent(pack), 1};
-  im.kernel_dims[1] = {0, extent(cin_per_group), extent(pack)};
-  im.kernel_dims[2] = {0, extent(kernel_w), extent(pack * cin_per_group)};
-  im.kernel_dims[3] = {0, extent(kernel_h), extent(pack * cin_per_group * kernel_w)};
-  im.kernel_dims[4] = {0, extent(blocks), extent(pack * rows)};
-  im.bias_dims[0] = {0, extent(blocks * pack), 1};
-  im.kernel_buf = wrap(im.packed_kernel.data(), im.kernel_dims, 5);
-  im.bias_buf = wrap(im.packed_bias.data(), im.bias_dims, 1);
-  if (im.device != Device::cpu) {
-    mark_host_dirty(im.kernel_buf);  // copied to the device on the first call, then kept there
-    mark_host_dirty(im.bias_buf);
-    halide_reuse_device_allocations(nullptr, true);
-  }
+Plan detail::PlanAccess::make(Execution e, std::shared_ptr<const PackedWeights> weights) {
+  return Plan(std::make_unique<Plan::Impl>(std::move(e), std::move(weights)));
 }
 
 Plan::~Plan() = default;
@@ -311,17 +347,20 @@ size_t Plan::workspace_floats() const {
 }
 
 const Problem& Plan::problem() const { return impl_->problem; }
-const std::string& Plan::variant() const { return impl_->variant_name; }
+const Decision& Plan::decision() const { return impl_->exec.decision; }
+const std::string& Plan::variant() const { return impl_->exec.decision.variant; }
 Device Plan::device() const { return impl_->device; }
 
 void Plan::run(const float* input, float* output, float* workspace) const {
   const Impl& im = *impl_;
   const Problem& p = im.problem;
   const bool axis_stage = is_axis_activation(p.activation);
-  if (input == nullptr || output == nullptr) throw Error("Plan::run: a null input or output");
+  if (input == nullptr || output == nullptr) {
+    throw Error(ErrorKind::invalid_input, "Plan::run: a null input or output");
+  }
   if (axis_stage && workspace == nullptr) {
-    throw Error("Plan::run: activation " + activation_name(p.activation) +
-                " needs a workspace of workspace_floats() floats");
+    throw Error(ErrorKind::invalid_input, "Plan::run: activation " + activation_name(p.activation) +
+                                              " needs a workspace of workspace_floats() floats");
   }
   const Problem& run = im.run_problem;
   Dims4 in_dims = dense_dims(run.input_shape());
@@ -349,7 +388,7 @@ void Plan::run(const float* input, float* output, float* workspace) const {
   } else {
     // Wrapped host memory must be marked dirty or Halide never copies it to the device.
     mark_host_dirty(in_buf);
-    std::lock_guard<std::mutex> lock(im.device_mutex);
+    std::lock_guard<std::mutex> lock(im.weights->device_mutex);
     struct ReleaseDevice {  // the wrappers die here; their device copies go back to Halide's cache
       halide_buffer_t* a;
       halide_buffer_t* b;
@@ -359,7 +398,8 @@ void Plan::run(const float* input, float* output, float* workspace) const {
       }
     } release{&in_buf, &conv_buf};
     im.convolve(run, &in_buf, &conv_buf, conv_activation);
-    detail::check_halide_status(halide_copy_to_host(nullptr, &conv_buf), "copy to host");
+    detail::check_halide_status(halide_copy_to_host(nullptr, &conv_buf), "copy to host",
+                                ErrorKind::device);
   }
   if (axis_stage) {
     // The axis activation reduces over the caller's last axis: the caller's shapes, not the run's.
@@ -376,10 +416,13 @@ void Plan::run(const float* input, float* output, float* workspace) const {
 void Plan::run_device(uint64_t input, uint64_t output) const {
   const Impl& im = *impl_;
   const Problem& p = im.problem;
-  if (im.device == Device::cpu) throw Error("Plan::run_device: this plan runs on the CPU");
+  if (im.device == Device::cpu) {
+    throw Error(ErrorKind::invalid_input, "Plan::run_device: this plan runs on the CPU");
+  }
   if (is_axis_activation(p.activation)) {
-    throw Error("Plan::run_device: activation " + activation_name(p.activation) +
-                " runs on the host; use run()");
+    throw Error(ErrorKind::invalid_input, "Plan::run_device: activation " +
+                                              activation_name(p.activation) +
+                                              " runs on the host; use run()");
   }
   Dims4 in_dims = dense_dims(p.input_shape());
   Dims4 out_dims = dense_dims(p.output_shape());
@@ -389,9 +432,9 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
   auto attach = [&](halide_buffer_t* b, uint64_t handle) {
     detail::check_halide_status(cuda ? halide_cuda_wrap_device_ptr(nullptr, b, handle)
                                      : halide_opencl_wrap_cl_mem(nullptr, b, handle),
-                                "wrapping a device buffer");
+                                "wrapping a device buffer", ErrorKind::device);
   };
-  std::lock_guard<std::mutex> lock(im.device_mutex);
+  std::lock_guard<std::mutex> lock(im.weights->device_mutex);
   attach(&in_buf, input);
   struct Detach {
     bool cuda;
@@ -408,7 +451,8 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
   } detach{cuda, &in_buf, &out_buf};
   attach(&out_buf, output);
   im.convolve(im.run_problem, &in_buf, &out_buf, static_cast<int32_t>(p.activation));
-  detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync");
+  detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync",
+                              ErrorKind::device);
 }
 
 }  // namespace halconv

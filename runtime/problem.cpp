@@ -16,11 +16,13 @@ constexpr int64_t kMaxBufferBytes = INT32_MAX;
 
 void require_positive(const char* what, int64_t value) {
   if (value <= 0) {
-    throw Error(std::string(what) + " must be a positive integer, got " + std::to_string(value));
+    throw Error(ErrorKind::invalid_config,
+                std::string(what) + " must be a positive integer, got " + std::to_string(value));
   }
   if (value > INT32_MAX) {
-    throw Error(std::string(what) + " " + std::to_string(value) +
-                " exceeds the supported maximum " + std::to_string(INT32_MAX));
+    throw Error(ErrorKind::unsupported, std::string(what) + " " + std::to_string(value) +
+                                            " exceeds the supported maximum " +
+                                            std::to_string(INT32_MAX));
   }
 }
 
@@ -28,8 +30,9 @@ int64_t checked_elements(const char* what, const Shape& shape) {
   int64_t count = 1;
   for (int64_t d : shape) {
     if (__builtin_mul_overflow(count, d, &count) || count > kMaxBufferBytes / 4) {
-      throw Error(std::string(what) + " shape " + shape_to_string(shape) +
-                  " is too large: more than 2^31 bytes in one buffer");
+      throw Error(ErrorKind::invalid_input,
+                  std::string(what) + " shape " + shape_to_string(shape) +
+                      " is too large: more than 2^31 bytes in one buffer");
     }
   }
   return count;
@@ -43,9 +46,10 @@ int64_t checked_elements(const char* what, const Shape& shape) {
 // kTileOutputsPastEnd (tile_reach.h) derives from the schedule data, so a retuned tile moves it.
 void require_int32_coordinates(const char* stride_name, int64_t out, int64_t stride) {
   if (out > 1 && (out - 1 + kTileOutputsPastEnd) * stride > INT32_MAX) {
-    throw Error(std::string(stride_name) + " " + std::to_string(stride) + " with " +
-                std::to_string(out) +
-                " outputs on that axis puts the compiled kernels' input coordinates past 2^31");
+    throw Error(ErrorKind::invalid_input,
+                std::string(stride_name) + " " + std::to_string(stride) + " with " +
+                    std::to_string(out) +
+                    " outputs on that axis puts the compiled kernels' input coordinates past 2^31");
   }
 }
 
@@ -60,15 +64,16 @@ Padding parse_padding(const std::string& name) {
   const std::string padding = lower(name);
   if (padding == "valid") return Padding::valid;
   if (padding == "same") return Padding::same;
-  throw Error("unknown padding '" + name + "'; valid values are: valid, same");
+  throw Error(ErrorKind::invalid_config,
+              "unknown padding '" + name + "'; valid values are: valid, same");
 }
 
 DataFormat parse_data_format(const std::string& name) {
   const std::string format = lower(name);
   if (format == "channels_last") return DataFormat::channels_last;
   if (format == "channels_first") return DataFormat::channels_first;
-  throw Error("unknown data_format '" + name +
-              "'; valid values are: channels_last, channels_first");
+  throw Error(ErrorKind::invalid_config, "unknown data_format '" + name +
+                                             "'; valid values are: channels_last, channels_first");
 }
 
 std::string shape_to_string(const Shape& shape) {
@@ -102,13 +107,15 @@ void validate_config(const Conv2DConfig& config) {
   require_positive("dilation_rate[1]", config.dilation_rate.w);
   require_positive("groups", config.groups);
   if (config.filters % config.groups != 0) {
-    throw Error("filters (" + std::to_string(config.filters) + ") must be divisible by groups (" +
-                std::to_string(config.groups) + ")");
+    throw Error(ErrorKind::invalid_config, "filters (" + std::to_string(config.filters) +
+                                               ") must be divisible by groups (" +
+                                               std::to_string(config.groups) + ")");
   }
   const Pair k = config.kernel_size, d = config.dilation_rate;
   if ((k.h - 1) * d.h + 1 > INT32_MAX || (k.w - 1) * d.w + 1 > INT32_MAX) {
-    throw Error("the dilated kernel extent of kernel_size " + shape_to_string({k.h, k.w}) +
-                " at dilation_rate " + shape_to_string({d.h, d.w}) + " exceeds 2^31");
+    throw Error(ErrorKind::unsupported, "the dilated kernel extent of kernel_size " +
+                                            shape_to_string({k.h, k.w}) + " at dilation_rate " +
+                                            shape_to_string({d.h, d.w}) + " exceeds 2^31");
   }
   parse_activation(config.activation, config.keras2_hard_sigmoid);
 }
@@ -116,13 +123,15 @@ void validate_config(const Conv2DConfig& config) {
 Problem make_problem(const Conv2DConfig& config, const Shape& input_shape) {
   validate_config(config);
   if (input_shape.size() != 4) {
-    throw Error("Conv2D expects an input of rank 4, got rank " +
-                std::to_string(input_shape.size()) + " with shape " + shape_to_string(input_shape));
+    throw Error(ErrorKind::invalid_input, "Conv2D expects an input of rank 4, got rank " +
+                                              std::to_string(input_shape.size()) + " with shape " +
+                                              shape_to_string(input_shape));
   }
   for (size_t i = 0; i < 4; i++) {
     if (input_shape[i] <= 0) {
-      throw Error("input shape " + shape_to_string(input_shape) + " has a non-positive dimension " +
-                  std::to_string(input_shape[i]));
+      throw Error(ErrorKind::invalid_input, "input shape " + shape_to_string(input_shape) +
+                                                " has a non-positive dimension " +
+                                                std::to_string(input_shape[i]));
     }
   }
   checked_elements("input", input_shape);
@@ -146,18 +155,20 @@ Problem make_problem(const Conv2DConfig& config, const Shape& input_shape) {
   p.use_bias = config.use_bias;
 
   if (p.in_c % p.groups != 0) {
-    throw Error("input channels (" + std::to_string(p.in_c) + ") must be divisible by groups (" +
-                std::to_string(p.groups) + ")");
+    throw Error(ErrorKind::invalid_input, "input channels (" + std::to_string(p.in_c) +
+                                              ") must be divisible by groups (" +
+                                              std::to_string(p.groups) + ")");
   }
   const AxisGeometry rows =
       resolve_axis(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, config.padding);
   const AxisGeometry cols =
       resolve_axis(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, config.padding);
   if (rows.out <= 0 || cols.out <= 0) {
-    throw Error("non-positive output size " + shape_to_string({rows.out, cols.out}) +
-                " for input " + shape_to_string(input_shape) + ", kernel_size " +
-                shape_to_string({p.kernel_h, p.kernel_w}) + ", dilation_rate " +
-                shape_to_string({p.dilation_h, p.dilation_w}) + " and padding valid");
+    throw Error(ErrorKind::invalid_input,
+                "non-positive output size " + shape_to_string({rows.out, cols.out}) +
+                    " for input " + shape_to_string(input_shape) + ", kernel_size " +
+                    shape_to_string({p.kernel_h, p.kernel_w}) + ", dilation_rate " +
+                    shape_to_string({p.dilation_h, p.dilation_w}) + " and padding valid");
   }
   require_int32_coordinates("strides[0]", rows.out, p.stride_h);
   require_int32_coordinates("strides[1]", cols.out, p.stride_w);
@@ -171,8 +182,9 @@ Problem make_problem(const Conv2DConfig& config, const Shape& input_shape) {
   if (p.activation == Activation::glu) {
     const int64_t axis = last ? p.filters : p.out_w;
     if (axis % 2 != 0) {
-      throw Error("activation glu halves the last axis, which must be even; it is " +
-                  std::to_string(axis) + (last ? " (filters)" : " (output width)"));
+      throw Error(last ? ErrorKind::invalid_config : ErrorKind::invalid_input,
+                  "activation glu halves the last axis, which must be even; it is " +
+                      std::to_string(axis) + (last ? " (filters)" : " (output width)"));
     }
   }
   checked_elements("kernel", p.kernel_shape());

@@ -22,40 +22,6 @@ void record_halide_error(void*, const char* message) {
   }
 }
 
-// HALCONV_ISA caps the ISA that Halide's multi-target dispatch may pick (avx512, avx2 or sse41),
-// so that tests can run every compiled object on one machine. Halide fixes its choice at the first
-// call, so the cap is installed before any variant runs.
-std::vector<halide_target_feature_t> denied_features;
-
-int capped_can_use_target_features(int count, const uint64_t* features) {
-  for (halide_target_feature_t f : denied_features) {
-    const int word = f / 64;
-    if (word < count && (features[word] >> (f % 64)) & 1) return 0;
-  }
-  return halide_default_can_use_target_features(count, features);
-}
-
-void install_isa_cap() {
-  const char* cap = std::getenv("HALCONV_ISA");
-  if (cap == nullptr || *cap == '\0' || std::string(cap) == "avx512") return;
-  const std::vector<halide_target_feature_t> avx512 = {
-      halide_target_feature_avx512, halide_target_feature_avx512_knl,
-      halide_target_feature_avx512_skylake, halide_target_feature_avx512_cannonlake,
-      halide_target_feature_avx512_sapphirerapids};
-  if (std::string(cap) == "avx2") {
-    denied_features = avx512;
-  } else if (std::string(cap) == "sse41") {
-    denied_features = avx512;
-    for (auto f : {halide_target_feature_avx, halide_target_feature_avx2, halide_target_feature_fma,
-                   halide_target_feature_f16c}) {
-      denied_features.push_back(f);
-    }
-  } else {
-    throw Error(std::string("HALCONV_ISA='") + cap + "' is not one of avx512, avx2, sse41");
-  }
-  halide_set_custom_can_use_target_features(&capped_can_use_target_features);
-}
-
 Variant make_variant(const VariantSpec& spec) {
   Variant v;
   static_cast<VariantSpec&>(v) = spec;
@@ -65,10 +31,11 @@ Variant make_variant(const VariantSpec& spec) {
 // The generated table (generators/manifest.json): each entry's spec, its function filled in.
 std::deque<Variant> builtin_table() {
   std::deque<Variant> table;
-#define HALCONV_VARIANT(fn, ...)                       \
+#define HALCONV_VARIANT(fn, isa, ...)                  \
   {                                                    \
     Variant v = make_variant(VariantSpec __VA_ARGS__); \
     v.function = &fn;                                  \
+    v.isa_objects = isa;                               \
     table.push_back(v);                                \
   }
 #include "variants.inc"
@@ -86,7 +53,6 @@ struct Table {
 Table& table() {
   static Table* t = [] {
     halide_set_error_handler(&record_halide_error);
-    install_isa_cap();
     install_scratch_pool();
     auto* created = new Table;  // never destroyed: static initializers may register late
     created->variants = builtin_table();
@@ -126,18 +92,14 @@ const Variant& find_variant(const std::string& name) {
   }
   std::string known;
   for (const Variant& v : t.variants) known += (known.empty() ? "" : ", ") + std::string(v.name);
-  throw Error("HALCONV_VARIANT names an unknown variant '" + name +
-              "'; compiled variants: " + known);
+  throw Error(ErrorKind::invalid_config,
+              "no compiled variant is named '" + name + "'; compiled variants: " + known);
 }
 
-const Variant& selected_variant(const Problem& problem, Device device) {
-  return find_variant(select_variant(problem, device).chosen);
-}
-
-void check_halide_status(int status, const char* what) {
+void check_halide_status(int status, const char* what, ErrorKind kind) {
   if (status != 0) {
-    throw Error(std::string(what) + " failed (Halide error " + std::to_string(status) +
-                "): " + last_halide_error);
+    throw Error(kind, std::string(what) + " failed (Halide error " + std::to_string(status) +
+                          "): " + last_halide_error);
   }
 }
 
@@ -147,14 +109,15 @@ namespace halconv {
 
 bool register_variant(const VariantSpec& spec) {
   if (spec.name == nullptr || spec.function == nullptr || spec.targets == nullptr) {
-    throw Error("register_variant: the name, targets and function must be set");
+    throw Error(ErrorKind::invalid_input,
+                "register_variant: the name, targets and function must be set");
   }
   detail::Table& t = detail::table();
   std::lock_guard<std::mutex> lock(t.mutex);
   for (const detail::Variant& v : t.variants) {
     if (std::string(spec.name) == v.name) {
-      throw Error(std::string("register_variant: a variant named '") + spec.name +
-                  "' is already registered");
+      throw Error(ErrorKind::invalid_input, std::string("register_variant: a variant named '") +
+                                                spec.name + "' is already registered");
     }
   }
   t.variants.push_front(detail::make_variant(spec));
@@ -172,20 +135,21 @@ std::vector<VariantDescription> list_variants() {
   return out;
 }
 
-Selection select_variant(const Problem& problem, Device requested) {
+Selection select_variant(const Problem& problem, Device requested, const Options& options) {
   Selection selection;
-  if (const char* forced = std::getenv("HALCONV_VARIANT"); forced && *forced) {
-    const detail::Variant& v = detail::find_variant(forced);
+  if (!options.variant.empty()) {
+    const detail::Variant& v = detail::find_variant(options.variant);
     if (requested != Device::automatic && requested != v.backend) {
-      throw Error(std::string("HALCONV_VARIANT=") + forced + " runs on " + device_name(v.backend) +
-                  ", but device " + device_name(requested) + " was requested");
+      throw Error(ErrorKind::invalid_config, "variant " + options.variant + " runs on " +
+                                                 device_name(v.backend) + ", but device " +
+                                                 device_name(requested) + " was requested");
     }
     selection.device = resolve_device(v.backend);
     const std::string reason =
         v.decline_reason(detail::run_window(v, problem).problem, selection.device);
     if (!reason.empty()) {
-      throw Error(std::string("HALCONV_VARIANT=") + forced + " cannot run " + problem.to_string() +
-                  ": " + reason);
+      throw Error(ErrorKind::unsupported, "variant " + options.variant + " cannot run " +
+                                              problem.to_string() + ": " + reason);
     }
     selection.chosen = v.name;
     selection.forced = true;
@@ -205,34 +169,11 @@ Selection select_variant(const Problem& problem, Device requested) {
     selection.declined.emplace_back(v.name, std::move(reason));
   }
   // The generic variants accept every valid problem, so this means a broken table.
-  throw Error("no compiled variant supports " + problem.to_string());
+  throw Error(ErrorKind::internal, "no compiled variant supports " + problem.to_string());
 }
 
-std::string explain(const Problem& problem, Device device) {
-  const Selection s = select_variant(problem, device);
-  std::string text = "problem: " + problem.to_string() + "\ndevice: " + device_name(s.device) +
-                     "\nchosen: " + s.chosen + (s.forced ? " (forced by HALCONV_VARIANT)" : "");
-  const detail::Variant& chosen = detail::find_variant(s.chosen);
-  const Problem window = detail::run_window(chosen, problem).problem;
-  if (detail::runs_by_phases(chosen, window)) {
-    text += " (as " + std::to_string(detail::dilation_phases(window).size()) +
-            " undilated dilation phases)";
-  }
-  text += "\n";
-  const bool taps_dropped =
-      window.kernel_h != problem.kernel_h || window.kernel_w != problem.kernel_w;
-  const bool stride_unused =
-      window.stride_h != problem.stride_h || window.stride_w != problem.stride_w;
-  if (taps_dropped || stride_unused) {
-    text += "runs as: " + window.to_string() + " (" +
-            (taps_dropped ? "the taps that read only padding dropped" : "") +
-            (taps_dropped && stride_unused ? "; " : "") +
-            (stride_unused ? "stride 1 on each axis with one output" : "") + ")\n";
-  }
-  for (const auto& [name, reason] : s.declined) {
-    text += "declined: " + name + ": " + reason + "\n";
-  }
-  return text;
+std::string explain(const Problem& problem, Device device, const Options& options) {
+  return decide(problem, device, options).to_text();
 }
 
 }  // namespace halconv

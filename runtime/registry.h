@@ -20,16 +20,14 @@ struct Variant : VariantSpec {
 
 // The window v runs p over: p without the taps that read only padding (taps_reading_input) where
 // v serves that problem, as every automatic choice does; otherwise p itself (a variant forced by
-// HALCONV_VARIANT whose kernel size is p's).
+// Options::variant whose kernel size is p's).
 KernelWindow run_window(const Variant& v, const Problem& p);
 
 // A snapshot of the table, best first: registered variants, then the built-in ones.
 std::vector<Variant> variants();
 const Variant& find_variant(const std::string& name);
-// The variant select_variant() picks, as a table entry.
-const Variant& selected_variant(const Problem& problem, Device device);
 
-// Calls generated code; throws Error with Halide's message when it reports a failure.
-void check_halide_status(int status, const char* what);
+// Calls generated code; throws Error (of `kind`) with Halide's message when it reports a failure.
+void check_halide_status(int status, const char* what, ErrorKind kind = ErrorKind::internal);
 
 }  // namespace halconv::detail

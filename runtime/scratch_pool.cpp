@@ -10,8 +10,11 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
+
+#include "halconv/memory.h"
 
 namespace halconv::detail {
 namespace {
@@ -19,8 +22,8 @@ namespace {
 // Halide wants vector alignment and 8 readable bytes on either side of a block; a block carries
 // its size in a header of one alignment unit before it and as much slack after it.
 constexpr size_t kAlignment = 128;
-// Past this many cached bytes, freed blocks go back to the system.
-constexpr size_t kMaxCachedBytes = size_t{256} << 20;
+// Past this many cached bytes (by default), freed blocks go back to the system.
+constexpr size_t kDefaultCachedBytes = size_t{256} << 20;
 // A cached block serves requests down to half its size, not smaller (bounded waste).
 constexpr size_t kMaxWasteFactor = 2;
 
@@ -28,6 +31,20 @@ struct Pool {
   std::mutex mutex;
   std::multimap<size_t, void*> free_blocks;  // block size -> its user pointer
   size_t cached_bytes = 0;
+  size_t max_cached_bytes = kDefaultCachedBytes;
+
+  // Frees cached blocks, largest first, until at most `keep` bytes stay cached; needs the lock.
+  size_t trim_to(size_t keep) {
+    size_t released = 0;
+    while (cached_bytes > keep && !free_blocks.empty()) {
+      auto largest = std::prev(free_blocks.end());
+      cached_bytes -= largest->first;
+      released += largest->first;
+      std::free(static_cast<char*>(largest->second) - kAlignment);
+      free_blocks.erase(largest);
+    }
+    return released;
+  }
 };
 
 Pool& pool() {
@@ -65,7 +82,7 @@ void pooled_free(void* /*user_context*/, void* block) {
   Pool& p = pool();
   {
     const std::lock_guard<std::mutex> lock(p.mutex);
-    if (p.cached_bytes + size <= kMaxCachedBytes) {
+    if (p.cached_bytes + size <= p.max_cached_bytes) {
       p.free_blocks.emplace(size, block);
       p.cached_bytes += size;
       return;
@@ -92,3 +109,32 @@ const bool installed_at_load = (install_scratch_pool(), true);
 }  // namespace
 
 }  // namespace halconv::detail
+
+namespace halconv {
+
+size_t set_scratch_cache_limit(size_t bytes) {
+  detail::Pool& p = detail::pool();
+  const std::lock_guard<std::mutex> lock(p.mutex);
+  const size_t previous = p.max_cached_bytes;
+  p.max_cached_bytes = bytes;
+  p.trim_to(bytes);
+  return previous;
+}
+
+size_t release_cached_memory() {
+  size_t released = 0;
+  {
+    detail::Pool& p = detail::pool();
+    const std::lock_guard<std::mutex> lock(p.mutex);
+    released = p.trim_to(0);
+  }
+  // Turning reuse off releases Halide's unused device allocations; plans that use a device turn
+  // it on again.
+  if (halide_can_reuse_device_allocations(nullptr)) {
+    halide_reuse_device_allocations(nullptr, false);
+    halide_reuse_device_allocations(nullptr, true);
+  }
+  return released;
+}
+
+}  // namespace halconv

@@ -1,5 +1,5 @@
 // Streamed output bands (internal): a band's problem and its copy-out, shared by the runtime
-// (Plan's streamed calls) and halconv-tune, which times streamed problems the way they run.
+// (Plan's streamed calls) and halconv tune, which times streamed problems the way they run.
 #pragma once
 
 #include <cstdint>

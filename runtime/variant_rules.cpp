@@ -260,18 +260,13 @@ bool streaming_pays_on_this_cpu() {
   return intel;
 }
 
-int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, bool streaming_pays) {
-  if (v.backend != Device::cpu || runs_by_phases(v, p) || is_axis_activation(p.activation)) {
+int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, int64_t forced_rows,
+                           bool streaming_pays) {
+  if (v.backend != Device::cpu || runs_by_phases(v, p) || is_axis_activation(p.activation) ||
+      forced_rows == 0) {
     return 0;
   }
-  if (const char* forced = std::getenv("HALCONV_STREAM_ROWS"); forced && *forced) {
-    char* end = nullptr;
-    const long long rows = std::strtoll(forced, &end, 10);
-    if (*end != '\0' || rows <= 0) {
-      throw Error(std::string("HALCONV_STREAM_ROWS='") + forced + "' is not a positive row count");
-    }
-    return std::min<int64_t>(rows, p.out_h);
-  }
+  if (forced_rows > 0) return std::min(forced_rows, p.out_h);
   const int64_t reduction = p.kernel_h * p.kernel_w * p.in_c / p.groups;
   if (!streaming_pays || reduction > kMaxStreamedReduction ||
       (p.data_format == DataFormat::channels_first && !runs_as_pixel_rows(v, p))) {

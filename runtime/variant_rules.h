@@ -1,5 +1,5 @@
 // Which problems a variant's generate-time constants allow (internal). Shared by the registry and
-// halconv-tune, which picks each variant's shape class with the same rule.
+// halconv tune, which picks each variant's shape class with the same rule.
 #pragma once
 
 #include <cstdint>
@@ -92,9 +92,10 @@ bool streaming_pays_on_this_cpu();
 // kStreamedOutputMinBytes with a reduction up to kMaxStreamedReduction, NHWC or NCHW run as pixel
 // rows, bands of about kStreamBandBytes in an even row count (whole Winograd tiles). Not for
 // dilation phases (their output is a strided view) nor the axis activations (their convolution
-// writes a workspace, not the output). HALCONV_STREAM_ROWS, when set, streams every such problem
-// in bands of that many rows on any CPU (tests use it). Never more than the output's rows.
-int64_t streamed_band_rows(const VariantSpec& v, const Problem& p,
+// writes a workspace, not the output). forced_rows (Options::stream_rows): 0 streams nothing, n > 0
+// streams every such problem in bands of n rows on any CPU (tests use it), -1 follows the rule.
+// Never more than the output's rows.
+int64_t streamed_band_rows(const VariantSpec& v, const Problem& p, int64_t forced_rows = -1,
                            bool streaming_pays = streaming_pays_on_this_cpu());
 
 // The width-vectorized NCHW CPU variants' widest tile along width, in floats (AVX-512: 4 vectors).
@@ -110,12 +111,13 @@ constexpr int64_t kWidthTileFloats = 64;
 // 256 0.58-0.63 ms against 0.75-0.82, MobileNet's 56x56x144 -> 24 0.15-0.18 against 0.27-0.33.
 Problem problem_as_run(const VariantSpec& v, const Problem& p);
 
-// The packed weights' layout v's compiled code reads for p (the plan's problem as run, or its first
-// dilation phase): (filters per block, blocks), padding to whole register tiles included. Asked of
-// the code itself, by a bounds query (the kernel buffer without memory), which for the ISA object
-// Halide's dispatch runs returns one block along dimension 0 and the blocks along dimension 4. GPU
-// objects are not asked (their query would start the device): their blocks are
+// The packed weights' layout a variant's compiled object (entry point `function`, named `name`)
+// reads for p (the problem as run, or its first dilation phase): (filters per block, blocks),
+// padding to whole register tiles included. Asked of the code itself, by a bounds query (the
+// kernel buffer without memory), which returns one block along dimension 0 and the blocks along
+// dimension 4. GPU objects are not asked (their query would start the device): their blocks are
 // packing::kGpuChannelSpan filters. Defined in plan.cpp, beside the buffers it wraps.
-std::pair<int64_t, int64_t> packed_layout(const VariantSpec& v, Device device, const Problem& p);
+std::pair<int64_t, int64_t> packed_layout(GeneratedConv2D function, const char* name, Device device,
+                                          const Problem& p);
 
 }  // namespace halconv::detail

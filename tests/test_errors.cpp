@@ -17,6 +17,19 @@ void expect_error(F&& f, const std::string& needle) {
   }
 }
 
+// Expects an Error of `kind` whose message contains `needle`.
+template <typename F>
+void expect_error_kind(F&& f, ErrorKind kind, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one of kind " << static_cast<int>(kind) << " mentioning '"
+                  << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << "kind " << static_cast<int>(e.kind()) << ": " << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
 Conv2DConfig base() {
   Conv2DConfig c;
   c.filters = 8;
@@ -190,6 +203,154 @@ TEST(Errors, NpyFiles) {
                "lacks descr, fortran_order or shape");
   expect_error([&] { parse_npy(magic + std::string("\x01\x00\xff\x00", 4) + "{'de", "x"); },
                "truncated");
+}
+
+TEST(ErrorKinds, InvalidConfig) {
+  Conv2DConfig c = base();
+  c.filters = 0;
+  expect_error_kind([&] { validate_config(c); }, ErrorKind::invalid_config,
+                    "filters must be a positive integer, got 0");
+  c = base();
+  c.groups = 3;
+  expect_error_kind([&] { validate_config(c); }, ErrorKind::invalid_config,
+                    "filters (8) must be divisible by groups (3)");
+  expect_error_kind([] { Conv2D(8, 3, 1, "causal"); }, ErrorKind::invalid_config,
+                    "unknown padding 'causal'");
+  expect_error_kind([] { Conv2D(8, 3, 1, "valid", "channels_middle"); }, ErrorKind::invalid_config,
+                    "unknown data_format 'channels_middle'");
+  c = base();
+  c.activation = "relu7";
+  expect_error_kind([&] { validate_config(c); }, ErrorKind::invalid_config,
+                    "unknown activation 'relu7'");
+  c = base();
+  c.kernel_initializer = Initializer("orthogonal_ish");
+  Conv2D layer(c);
+  expect_error_kind(
+      [&] {
+        layer.build({1, 5, 5, 2});
+      },
+      ErrorKind::invalid_config, "unknown initializer 'orthogonal_ish'");
+  // channels_last: glu halves the filters, so an odd count fails for every input.
+  c = base();
+  c.filters = 7;
+  c.activation = "glu";
+  expect_error_kind(
+      [&] {
+        make_problem(c, {1, 5, 5, 2});
+      },
+      ErrorKind::invalid_config, "it is 7 (filters)");
+  expect_error_kind([] { parse_config_json("{\"filters\": 8"); }, ErrorKind::invalid_config,
+                    "not valid JSON");
+  expect_error_kind([] { parse_config_json(R"({"filters": "8", "kernel_size": 3})"); },
+                    ErrorKind::invalid_config, "'filters' must be an integer, got \"8\"");
+  expect_error_kind([] { parse_config_json(R"({"kernel_size": 3})"); }, ErrorKind::invalid_config,
+                    "lacks the key 'filters'");
+  expect_error_kind([] { parse_device("tpu"); }, ErrorKind::invalid_config,
+                    "unknown device 'tpu'; valid values are: auto, cpu, cuda, opencl");
+}
+
+TEST(ErrorKinds, InvalidInput) {
+  expect_error_kind(
+      [] {
+        make_problem(base(), {5, 5, 2});
+      },
+      ErrorKind::invalid_input, "rank 4, got rank 3");
+  expect_error_kind(
+      [] {
+        make_problem(base(), {1, 0, 5, 2});
+      },
+      ErrorKind::invalid_input, "non-positive dimension 0");
+  expect_error_kind(
+      [] {
+        make_problem(base(), {1, 2, 5, 2});
+      },
+      ErrorKind::invalid_input, "non-positive output size (0, 3)");
+  Conv2DConfig grouped = base();
+  grouped.groups = 4;
+  expect_error_kind(
+      [&] {
+        make_problem(grouped, {1, 5, 5, 6});
+      },
+      ErrorKind::invalid_input, "input channels (6) must be divisible by groups (4)");
+  expect_error_kind(
+      [] {
+        make_problem(base(), {1 << 20, 1 << 20, 1 << 20, 1 << 20});
+      },
+      ErrorKind::invalid_input, "input shape (1048576, 1048576, 1048576, 1048576)");
+  // channels_first: glu halves the output width, which the input decides.
+  Conv2DConfig glu = base();
+  glu.activation = "glu";
+  glu.data_format = DataFormat::channels_first;
+  expect_error_kind(
+      [&] {
+        make_problem(glu, {1, 2, 5, 5});
+      },
+      ErrorKind::invalid_input, "it is 3 (output width)");
+  Conv2D layer(8, 3);
+  layer.set_weights({Tensor({3, 3, 2, 8}), Tensor({8})});
+  expect_error_kind(
+      [&] {
+        layer(Tensor({1, 5, 5, 3}));
+      },
+      ErrorKind::invalid_input, "has 3 channels; the layer was built for 2");
+}
+
+TEST(ErrorKinds, NpyFiles) {
+  const std::string magic = std::string("\x93NUMPY\x01\x00", 8);
+  auto file = [&](const std::string& header, const std::string& data) {
+    return magic + char(header.size()) + '\0' + header + data;
+  };
+  expect_error_kind([] { parse_npy("not numpy at all", "x"); }, ErrorKind::invalid_input,
+                    "x: not a .npy file (bad magic)");
+  expect_error_kind([&] { parse_npy(file("{'descr': '<f4', 'shape': (1,), }", ""), "x"); },
+                    ErrorKind::invalid_input, "x: malformed .npy header");
+  expect_error_kind(
+      [&] {
+        parse_npy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", ""), "x");
+      },
+      ErrorKind::invalid_input, "negative dimension");
+  expect_error_kind(
+      [&] {
+        parse_npy(
+            file("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')),
+            "x");
+      },
+      ErrorKind::invalid_input, "unsupported dtype '<c8'");
+  expect_error_kind(
+      [&] {
+        parse_npy(
+            file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", std::string(4, '\0')),
+            "x");
+      },
+      ErrorKind::invalid_input, "needs 8 data bytes, the file has 4");
+  expect_error_kind([] { read_npy("/nonexistent/halconv_missing.npy"); }, ErrorKind::invalid_input,
+                    "cannot open '/nonexistent/halconv_missing.npy'");
+}
+
+TEST(ErrorKinds, Unsupported) {
+  // Keras accepts these; halconv's int32 buffers and coordinates cannot hold them.
+  Conv2DConfig c = base();
+  c.strides = int64_t{1} << 40;
+  expect_error_kind([&] { validate_config(c); }, ErrorKind::unsupported,
+                    "strides[0] 1099511627776 exceeds the supported maximum 2147483647");
+  c = base();
+  c.kernel_size = Pair(3, int64_t{1} << 30);
+  c.dilation_rate = Pair(1, 4);
+  expect_error_kind([&] { validate_config(c); }, ErrorKind::unsupported,
+                    "kernel_size (3, 1073741824) at dilation_rate (1, 4) exceeds 2^31");
+}
+
+TEST(ErrorKinds, AbsentDevice) {
+  bool tested = false;
+  for (Device device : {Device::cuda, Device::opencl}) {
+    bool present = false;
+    for (const DeviceInfo& d : list_devices()) present = present || d.device == device;
+    if (present) continue;
+    expect_error_kind([&] { resolve_device(device); }, ErrorKind::device,
+                      "device " + device_name(device) + " is not available");
+    tested = true;
+  }
+  if (!tested) GTEST_SKIP() << "CUDA and OpenCL devices are both present";
 }
 
 TEST(Npy, ConvertsDtypesOrderAndEndianness) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "halconv/halconv.h"
+#include "variant_testing.h"
 
 namespace halconv {
 namespace {
@@ -22,7 +23,7 @@ std::string read_text(const fs::path& path) {
   return s.str();
 }
 
-double relative_error(const Tensor& out, const Tensor& expected) {
+double golden_error(const Tensor& out, const Tensor& expected) {
   if (out.shape != expected.shape) return INFINITY;
   double max_diff = 0, max_ref = 0;
   for (size_t i = 0; i < out.data.size(); i++) {
@@ -42,9 +43,10 @@ std::vector<fs::path> golden_cases() {
   return cases;
 }
 
-Tensor run_layer(const fs::path& dir, Device device = Device::cpu) {
+Tensor run_layer(const fs::path& dir, Device device = Device::cpu, const Options& options = {}) {
   Conv2D layer = Conv2D::from_config(read_text(dir / "config.json"));
   layer.set_device(device);
+  layer.set_options(options);
   std::vector<Tensor> weights = {read_npy(dir / "kernel.npy")};
   if (fs::exists(dir / "bias.npy")) weights.push_back(read_npy(dir / "bias.npy"));
   layer.set_weights(weights);
@@ -53,19 +55,24 @@ Tensor run_layer(const fs::path& dir, Device device = Device::cpu) {
 
 class Golden : public ::testing::TestWithParam<fs::path> {};
 
+// On each ISA object this CPU runs.
 TEST_P(Golden, LayerMatchesKeras) {
   const Tensor expected = read_npy(GetParam() / "expected.npy");
-  EXPECT_LE(relative_error(run_layer(GetParam()), expected), 1e-4);
+  for (Isa isa : host_isas()) {
+    Options options;
+    options.isa = isa;
+    EXPECT_LE(golden_error(run_layer(GetParam(), Device::cpu, options), expected), 1e-4)
+        << isa_name(isa);
+  }
 }
 
 TEST_P(Golden, GenericVariantMatchesKeras) {
   const bool nchw =
       read_text(GetParam() / "config.json").find("channels_first") != std::string::npos;
-  setenv("HALCONV_VARIANT",
-         nchw ? "conv2d_nchw_kr_sr_dr_grouped_cpu" : "conv2d_nhwc_kr_sr_dr_grouped_cpu", 1);
-  const Tensor out = run_layer(GetParam());
-  unsetenv("HALCONV_VARIANT");
-  EXPECT_LE(relative_error(out, read_npy(GetParam() / "expected.npy")), 1e-4);
+  const Tensor out = run_layer(
+      GetParam(), Device::cpu,
+      forced(nchw ? "conv2d_nchw_kr_sr_dr_grouped_cpu" : "conv2d_nhwc_kr_sr_dr_grouped_cpu"));
+  EXPECT_LE(golden_error(out, read_npy(GetParam() / "expected.npy")), 1e-4);
 }
 
 bool has_device(Device device) {
@@ -78,14 +85,14 @@ bool has_device(Device device) {
 TEST_P(Golden, OpenclMatchesKeras) {
   if (!has_device(Device::opencl)) GTEST_SKIP() << "no OpenCL device";
   EXPECT_LE(
-      relative_error(run_layer(GetParam(), Device::opencl), read_npy(GetParam() / "expected.npy")),
+      golden_error(run_layer(GetParam(), Device::opencl), read_npy(GetParam() / "expected.npy")),
       1e-4);
 }
 
 TEST_P(Golden, CudaMatchesKeras) {
   if (!has_device(Device::cuda)) GTEST_SKIP() << "no CUDA device";
   EXPECT_LE(
-      relative_error(run_layer(GetParam(), Device::cuda), read_npy(GetParam() / "expected.npy")),
+      golden_error(run_layer(GetParam(), Device::cuda), read_npy(GetParam() / "expected.npy")),
       1e-4);
 }
 
@@ -99,7 +106,7 @@ TEST_P(Golden, CliMatchesKeras) {
                         (dir / "kernel.npy").string() + " --output " + out.string();
   if (fs::exists(dir / "bias.npy")) command += " --bias " + (dir / "bias.npy").string();
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  EXPECT_LE(relative_error(read_npy(out), read_npy(dir / "expected.npy")), 1e-4);
+  EXPECT_LE(golden_error(read_npy(out), read_npy(dir / "expected.npy")), 1e-4);
   fs::remove(out);
 }
 

@@ -48,10 +48,11 @@ class Guard : public ::testing::TestWithParam<std::string> {};
 TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
   const detail::Variant& v = detail::find_variant(GetParam());
   if (!device_present(v.backend)) GTEST_SKIP() << "no " << device_name(v.backend) << " device";
-  setenv("HALCONV_VARIANT", GetParam().c_str(), 1);
   // Stored in place, and streamed in bands of 2 rows (CPU variants; see streamed_band_rows).
-  for (const char* stream_rows : {"", "2"}) {
-    setenv("HALCONV_STREAM_ROWS", stream_rows, 1);
+  for (const int64_t stream_rows : {int64_t{-1}, int64_t{2}}) {
+    Options options;
+    options.variant = GetParam();
+    options.stream_rows = stream_rows;
     for (const int64_t size : {1, 5, 9}) {
       for (const char* activation : {"relu", "softmax", "glu"}) {
         Conv2DConfig c = testing::same_layer_for(v, 2);
@@ -79,11 +80,11 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
             kernel(kernel_values.size(), kernel_values), bias(bias_values.size(), bias_values);
         Guarded output(static_cast<size_t>(p.output_elements()), {});
         std::fill(output.data(), output.data() + output.count, NAN);
-        const Plan plan(p, kernel.data(), bias.data(), v.backend);
+        const Plan plan(p, kernel.data(), bias.data(), v.backend, options);
         Guarded workspace(plan.workspace_floats(), {});
         plan.run(input.data(), output.data(), workspace.count ? workspace.data() : nullptr);
 
-        const std::string what = p.to_string() + " streamed rows '" + stream_rows + "'";
+        const std::string what = p.to_string() + " stream_rows " + std::to_string(stream_rows);
         EXPECT_TRUE(output.margins_intact() && input.margins_intact() && kernel.margins_intact() &&
                     bias.margins_intact() && workspace.margins_intact())
             << what;
@@ -97,8 +98,6 @@ TEST_P(Guard, WritesOnlyTheWholeOutputAndNeverTheInputs) {
       }
     }
   }
-  unsetenv("HALCONV_STREAM_ROWS");
-  unsetenv("HALCONV_VARIANT");
 }
 
 std::vector<std::string> all_variant_names() {

@@ -51,14 +51,8 @@ TEST(Winograd, RoundsLikeTheDirectVariant) {
   c.padding = Padding::same;
   const Shape shape{1, 13, 15, 256};
   double direct = 0, winograd = 0;
-  {
-    const ForcedVariant forced("conv2d_nhwc_k3x3_s1_d1_cpu");
-    direct = run_case(c, shape, 5, Device::cpu);
-  }
-  {
-    const ForcedVariant forced("conv2d_nhwc_k3x3_s1_d1_wino_cpu");
-    winograd = run_case(c, shape, 5, Device::cpu);
-  }
+  direct = run_case(c, shape, 5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_cpu"));
+  winograd = run_case(c, shape, 5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_wino_cpu"));
   std::printf("relative error: direct %.3g, winograd %.3g\n", direct, winograd);
   EXPECT_LE(winograd, 1e-5);
   EXPECT_LE(winograd, 4 * direct + 1e-7);
@@ -77,7 +71,6 @@ TEST(DilationPhases, WinogradVariantsMatchReference) {
        {"conv2d_nhwc_k3x3_s1_d1_wino_cpu", "conv2d_nhwc_k3x3_s1_d1_wino_p64_cpu",
         "conv2d_nchw_cv_k3x3_s1_d1_wino_cpu", "conv2d_nchw_cv_k3x3_s1_d1_wino_p64_cpu"}) {
     const detail::Variant& v = detail::find_variant(name);
-    const ForcedVariant forced(name);
     int ran = 0;
     for (int i = 0; i < 80; i++) {
       Conv2DConfig c;
@@ -100,7 +93,7 @@ TEST(DilationPhases, WinogradVariantsMatchReference) {
       // A phase past the pixel bound, or under one Winograd tile.
       if (!v.decline_reason(p, Device::cpu).empty()) continue;
       ASSERT_TRUE(detail::runs_by_phases(v, p)) << p.to_string();
-      EXPECT_LE(run_case(c, shape, 300 + i, Device::cpu), kTolerance)
+      EXPECT_LE(run_case(c, shape, 300 + i, Device::cpu, forced(name)), kTolerance)
           << name << " " << p.to_string();
       ran++;
     }
@@ -118,7 +111,6 @@ TEST(PlanesFourKiBApart, ChannelVectorNchwVariantsMatchReference) {
     if (v.backend != Device::cpu || v.layout != DataFormat::channels_first || !v.nchw_by_channels) {
       continue;
     }
-    const ForcedVariant forced(v.name);
     for (const auto& [h, w] : {std::pair<int64_t, int64_t>{32, 32}, {32, 64}}) {
       Conv2DConfig c = testing::same_layer_for(v, 1);
       const testing::GroupedLayer layer = testing::grouped_layer_for(v, 17, 20);
@@ -127,13 +119,13 @@ TEST(PlanesFourKiBApart, ChannelVectorNchwVariantsMatchReference) {
       const Shape shape{1, layer.in_c, h, w};
       // A deep-layer variant's pixel bound declines these sizes.
       if (!v.decline_reason(make_problem(c, shape), Device::cpu).empty()) continue;
-      EXPECT_LE(run_case(c, shape, 500 + static_cast<unsigned>(ran), Device::cpu), kTolerance)
+      EXPECT_LE(run_case(c, shape, 500 + static_cast<unsigned>(ran), Device::cpu, forced(v.name)),
+                kTolerance)
           << v.name << " " << h << "x" << w;
       ran++;
     }
   }
   EXPECT_GE(ran, 8);
-  const ForcedVariant winograd("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu");
   Conv2DConfig dilated;
   dilated.data_format = DataFormat::channels_first;
   dilated.kernel_size = 3;
@@ -143,7 +135,9 @@ TEST(PlanesFourKiBApart, ChannelVectorNchwVariantsMatchReference) {
   const Shape shape{1, 64, 64, 64};
   ASSERT_TRUE(detail::runs_by_phases(detail::find_variant("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu"),
                                      make_problem(dilated, shape)));
-  EXPECT_LE(run_case(dilated, shape, 600, Device::cpu), kTolerance);
+  EXPECT_LE(
+      run_case(dilated, shape, 600, Device::cpu, forced("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu")),
+      kTolerance);
 }
 
 TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
@@ -218,7 +212,7 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
 TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   // The shape rule, on a CPU where streaming pays (Intel's; streaming_pays_on_this_cpu).
   const auto stream_rows = [](const VariantSpec& v, const Problem& p) {
-    return detail::streamed_band_rows(v, p, true);
+    return detail::streamed_band_rows(v, p, -1, true);
   };
   Conv2DConfig c;
   c.filters = 64;
@@ -229,7 +223,7 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   const Problem seed = make_problem(c, {4, 600, 600, 3});
   EXPECT_EQ(stream_rows(direct, seed), 2);
   // Where streaming does not pay (AMD's CPUs), nothing streams unless forced (below).
-  EXPECT_EQ(detail::streamed_band_rows(direct, seed, false), 0);
+  EXPECT_EQ(detail::streamed_band_rows(direct, seed, -1, false), 0);
   // Its 3x3 layer: a reduction of 27 (past kMaxStreamedReduction), stored in place.
   c.kernel_size = 3;
   const detail::Variant& direct3x3 = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
@@ -262,20 +256,9 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   EXPECT_EQ(stream_rows(direct, make_problem(c, {4, 600, 600, 3})), 0);
   c.activation = "linear";
   EXPECT_EQ(stream_rows(detail::find_variant("conv2d_nhwc_kr_sr_dr_grouped_opencl"), seed), 0);
-  setenv("HALCONV_STREAM_ROWS", "5", 1);
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3}), false), 5);
-  setenv("HALCONV_STREAM_ROWS", "0x", 1);
-  EXPECT_THROW(
-      {
-        try {
-          detail::streamed_band_rows(direct, seed);
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find("'0x'"), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
-  unsetenv("HALCONV_STREAM_ROWS");
+  // Options::stream_rows forces bands on any CPU, and 0 forbids them.
+  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3}), 5, false), 5);
+  EXPECT_EQ(detail::streamed_band_rows(direct, seed, 0, true), 0);
 }
 
 // Width-vectorized NCHW variants run 1x1 stride-1 problems over each plane's pixels in rows of a
@@ -322,7 +305,6 @@ TEST(PixelRows, VariantsMatchReference) {
   int variants_run = 0;
   for (const detail::Variant& v : detail::variants()) {
     if (v.backend != Device::cpu || v.layout != DataFormat::channels_first) continue;
-    const ForcedVariant forced(v.name);
     for (const auto& [h, w] : {std::pair<int64_t, int64_t>{56, 56}, {28, 28}, {14, 14}, {13, 7}}) {
       for (const char* activation : {"relu", "softmax"}) {
         Conv2DConfig c;
@@ -335,7 +317,7 @@ TEST(PixelRows, VariantsMatchReference) {
         if (!v.decline_reason(p, Device::cpu).empty()) continue;
         const Problem q = detail::problem_as_run(v, p);
         if (q.in_w == p.in_w) continue;
-        EXPECT_LE(run_case(c, shape, 11, Device::cpu), kTolerance)
+        EXPECT_LE(run_case(c, shape, 11, Device::cpu, forced(v.name)), kTolerance)
             << v.name << " " << p.to_string() << " " << activation;
         variants_run++;
       }
@@ -388,7 +370,8 @@ TEST(Selection, PackingAskedOfTheCompiledCodeFollowsTheScheduleData) {
       const Problem run = detail::problem_as_run(v, p);
       const Problem asked =
           detail::runs_by_phases(v, run) ? detail::dilation_phases(run).front().problem : run;
-      const auto [asked_pack, blocks] = detail::packed_layout(v, Device::cpu, asked);
+      const auto [asked_pack, blocks] =
+          detail::packed_layout(v.function, v.name, Device::cpu, asked);
       EXPECT_EQ(asked_pack, pack) << v.name << " " << p.to_string();
       EXPECT_EQ(blocks * asked_pack, (p.filters + padding - 1) / padding * padding)
           << v.name << " " << p.to_string();
@@ -497,17 +480,19 @@ TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
   c.filters = 4;
   c.kernel_size = 5;
   const Problem p = make_problem(c, {1, 9, 9, 2});
-  {
-    const ForcedVariant forced("conv2d_nhwc_k3x3_s1_d1_cpu");
-    EXPECT_THROW(select_variant(p), Error);
-  }
-  {
-    const ForcedVariant forced("no_such_variant");
-    EXPECT_THROW(select_variant(p), Error);
-  }
-  const ForcedVariant forced("conv2d_nhwc_kr_sr_dr_grouped_cpu");
-  EXPECT_EQ(select_variant(p).chosen, "conv2d_nhwc_kr_sr_dr_grouped_cpu");
-  EXPECT_THROW(select_variant(p, Device::opencl), Error);
+  const auto kind_of = [&](const Options& options, Device device) {
+    try {
+      select_variant(p, device, options);
+    } catch (const Error& e) {
+      return std::string(error_kind_name(e.kind()));
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(kind_of(forced("conv2d_nhwc_k3x3_s1_d1_cpu"), Device::cpu), "unsupported");
+  EXPECT_EQ(kind_of(forced("no_such_variant"), Device::cpu), "invalid_config");
+  const Options generic = forced("conv2d_nhwc_kr_sr_dr_grouped_cpu");
+  EXPECT_EQ(select_variant(p, Device::cpu, generic).chosen, "conv2d_nhwc_kr_sr_dr_grouped_cpu");
+  EXPECT_EQ(kind_of(generic, Device::opencl), "invalid_config");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// Every compiled variant, forced through HALCONV_VARIANT, against the float64 reference on random
-// data: tails around vector widths, spatial sizes 1..10, both layouts, odd and even sizes at
-// stride 2 under SAME, groups and depthwise, and every activation.
+// Every compiled variant, forced through Options (each ISA object this CPU runs, for CPU variants),
+// against the float64 reference on random data: tails around vector widths, spatial sizes 1..10,
+// both layouts, odd and even sizes at stride 2 under SAME, groups and depthwise, and every
+// activation.
 #include "variant_testing.h"
 
 namespace halconv {
@@ -19,13 +20,23 @@ class EveryVariant : public ::testing::TestWithParam<std::string> {
     FAIL() << "no " << device_name(backend) << " device for " << GetParam();
   }
   const detail::Variant& variant() const { return detail::find_variant(GetParam()); }
-  double run(const Conv2DConfig& config, const Shape& shape, unsigned seed) const {
-    return run_case(config, shape, seed, variant().backend);
+  // The case on each of the variant's objects this host runs; the largest relative error.
+  double run(const Conv2DConfig& config, const Shape& shape, unsigned seed,
+             int64_t stream_rows = -1) const {
+    const std::vector<Isa> isas =
+        variant().backend == Device::cpu ? host_isas() : std::vector<Isa>{Isa::automatic};
+    double worst = 0;
+    for (Isa isa : isas) {
+      const double error =
+          run_case(config, shape, seed, variant().backend, forced(GetParam(), isa, stream_rows));
+      EXPECT_LE(error, kTolerance) << "ISA " << isa_name(isa);
+      worst = std::max(worst, error);
+    }
+    return worst;
   }
 };
 
 TEST_P(EveryVariant, RandomTailCasesMatchReference) {
-  const ForcedVariant forced(GetParam());
   CaseGenerator gen{variant(), std::mt19937(std::hash<std::string>()(GetParam()) & 0xffff)};
   for (int i = 0; i < 60; i++) {
     const auto [config, shape] = gen.next();
@@ -40,13 +51,11 @@ TEST_P(EveryVariant, RandomTailCasesMatchReference) {
 // start of the full problem), and the last band is short wherever the height is not a multiple.
 TEST_P(EveryVariant, StreamedBandsMatchReference) {
   if (variant().backend != Device::cpu) GTEST_SKIP() << "streaming is for CPU outputs";
-  const ForcedVariant forced(GetParam());
-  const ScopedEnv bands("HALCONV_STREAM_ROWS", "3");
   CaseGenerator gen{variant(), std::mt19937(std::hash<std::string>()(GetParam()) & 0xfff)};
   for (int i = 0; i < 15; i++) {
     const auto [config, shape] = gen.next();
     const Problem p = make_problem(config, shape);
-    EXPECT_LE(run(config, shape, 300 + i), kTolerance) << p.to_string();
+    EXPECT_LE(run(config, shape, 300 + i, 3), kTolerance) << p.to_string();
   }
 }
 
@@ -68,7 +77,6 @@ TEST_P(EveryVariant, PaddingOnlyTapsDroppedMatchReference) {
     }
     if (!possible) GTEST_SKIP() << "no SAME layer leaves this variant's kernel as a window";
   }
-  const ForcedVariant forced(GetParam());
   CaseGenerator gen{v, std::mt19937(std::hash<std::string>()(GetParam()) & 0xff)};
   const auto pick = [&gen](std::initializer_list<int64_t> options) { return gen.pick(options); };
   int ran = 0;
@@ -101,7 +109,6 @@ TEST_P(EveryVariant, PaddingOnlyTapsDroppedMatchReference) {
 TEST_P(EveryVariant, UnappliedHugeStridesMatchReference) {
   const detail::Variant& v = variant();
   if (v.stride > 1) GTEST_SKIP() << "a fixed-stride variant takes only its own stride";
-  const ForcedVariant forced(GetParam());
   CaseGenerator gen{v, std::mt19937(std::hash<std::string>()(GetParam()) & 0xff)};
   int ran = 0;
   for (int attempt = 0; attempt < 500 && ran < 6; attempt++) {
@@ -123,7 +130,6 @@ TEST_P(EveryVariant, UnappliedHugeStridesMatchReference) {
 // it.
 TEST_P(EveryVariant, SameOddAndEvenSizes) {
   const detail::Variant& v = variant();
-  const ForcedVariant forced(GetParam());
   for (int64_t size : {5, 6, 7, 8, 9, 10}) {
     Conv2DConfig c = testing::same_layer_for(v, 2);
     const testing::GroupedLayer layer =
@@ -141,7 +147,6 @@ TEST_P(EveryVariant, SameOddAndEvenSizes) {
 
 TEST_P(EveryVariant, EveryActivation) {
   const detail::Variant& v = variant();
-  const ForcedVariant forced(GetParam());
   std::vector<std::pair<std::string, bool>> activations;
   for (const std::string& name : activation_names()) activations.emplace_back(name, false);
   activations.emplace_back("hard_sigmoid", true);  // Keras 2's form

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "execution.h"
 #include "halconv/halconv.h"
 #include "reference.h"
 #include "registry.h"
@@ -24,32 +25,38 @@ using testing::relative_error;
 
 inline constexpr double kTolerance = 1e-4;
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    setenv(name, value.c_str(), 1);
+// Options that force one compiled variant, and for a CPU variant one of its ISA objects, maybe
+// with streamed output bands (Options::stream_rows).
+inline Options forced(const std::string& variant, Isa isa = Isa::automatic,
+                      int64_t stream_rows = -1) {
+  Options options;
+  options.variant = variant;
+  options.isa = isa;
+  options.stream_rows = stream_rows;
+  return options;
+}
+
+// The ISAs whose objects this CPU runs, best first: each CPU variant's tests run every one.
+inline std::vector<Isa> host_isas() {
+  std::vector<Isa> isas;
+  for (const detail::Variant& v : detail::variants()) {
+    if (v.backend != Device::cpu || v.isa_objects == nullptr) continue;
+    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::sse41}) {
+      if (detail::cpu_object(v, isa).first == isa_name(isa)) isas.push_back(isa);
+    }
+    break;
   }
-  ~ScopedEnv() { unsetenv(name_); }
+  return isas;
+}
 
- private:
-  const char* name_;
-};
-
-// Sets HALCONV_VARIANT for one scope.
-class ForcedVariant : public ScopedEnv {
- public:
-  explicit ForcedVariant(const std::string& name) : ScopedEnv("HALCONV_VARIANT", name) {}
-};
-
-// Runs one case through the forced variant and the reference; returns the relative error.
+// Runs one case (under `options`) and the reference; returns the relative error.
 inline double run_case(const Conv2DConfig& config, const Shape& input_shape, unsigned seed,
-                       Device device) {
+                       Device device, const Options& options = {}) {
   const Problem p = make_problem(config, input_shape);
   const std::vector<float> input = random_values(Tensor(p.input_shape()).data.size(), seed);
   const std::vector<float> kernel = random_values(Tensor(p.kernel_shape()).data.size(), seed + 1);
   const std::vector<float> bias = random_values(static_cast<size_t>(p.filters), seed + 2);
-  const Plan plan(p, kernel.data(), bias.data(), device);
+  const Plan plan(p, kernel.data(), bias.data(), device, options);
   std::vector<float> output(static_cast<size_t>(p.output_elements()), NAN);
   std::vector<float> workspace(plan.workspace_floats());
   plan.run(input.data(), output.data(), workspace.data());

@@ -190,7 +190,9 @@ class OneDnn {
       }
     }
     (void)best;
-    if (candidates_.empty()) throw halconv::Error("oneDNN has no convolution for " + p.to_string());
+    if (candidates_.empty())
+      throw halconv::Error(halconv::ErrorKind::unsupported,
+                           "oneDNN has no convolution for " + p.to_string());
   }
 
   // Picks the fastest algorithm at the current thread count (a first timing of each); the
@@ -264,7 +266,7 @@ struct HalconvCase {
              halconv::testing::random_values(halconv::Tensor(problem.kernel_shape()).data.size(), 2)
                  .data(),
              halconv::testing::random_values(static_cast<size_t>(problem.filters), 3).data(),
-             device) {}
+             device, halconv::Options::from_environment()) {}
   void run() const { plan.run(input.data(), output.data()); }
 
   halconv::Problem problem;
@@ -297,6 +299,14 @@ int main(int argc, char** argv) {
   app.add_option("--only", only, "run only shapes whose name contains this");
   app.add_flag("--no-onednn", skip_onednn, "time halconv alone");
   CLI11_PARSE(app, argc, argv);
+  // From an installed prefix, a suite named as in the source tree (bench/anchors.txt) is the
+  // installed copy under share/halconv/.
+  if (!std::filesystem::exists(suite_path)) {
+    const std::filesystem::path self = std::filesystem::canonical("/proc/self/exe");
+    const std::filesystem::path installed =
+        self.parent_path().parent_path() / "share" / "halconv" / suite_path;
+    if (std::filesystem::exists(installed)) suite_path = installed.string();
+  }
   // Halide and OpenMP size their thread pools once per process, from the environment, so each
   // thread count runs in a fresh process with HL_NUM_THREADS / OMP_NUM_THREADS set. OpenMP
   // threads also spin-wait after each call by default: in the alternating rounds they would take

@@ -1,13 +1,17 @@
 // The halconv command-line program: run a Keras Conv2D config on .npy files, explain the variant
-// choice, list the compiled variants. Exit codes: 0 ok, 1 bad input or run-time failure, 2 usage.
+// choice, list the compiled variants. A thin layer over halconv::Conv2D; the HALCONV_* variables
+// are read once (Options::from_environment) and the flags override them. Exit codes: 0 ok, 1 bad
+// input or run-time failure, 2 usage.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "halconv/halconv.h"
@@ -16,7 +20,7 @@ namespace {
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw halconv::Error("cannot open '" + path + "'");
+  if (!in) throw halconv::Error(halconv::ErrorKind::invalid_input, "cannot open '" + path + "'");
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -41,54 +45,89 @@ halconv::Shape parse_shape(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size()) {
-      throw halconv::Error("--input-shape: '" + item + "' in '" + text + "' is not an integer");
+      throw halconv::Error(halconv::ErrorKind::invalid_input,
+                           "--input-shape: '" + item + "' in '" + text + "' is not an integer");
     }
     shape.push_back(value);
   }
   return shape;
 }
 
-struct RunArgs {
-  std::string config, input, kernel, bias, output, device = "auto";
-  bool keras2_hard_sigmoid = false;
+// The flags every command that decides shares; unset ones keep the environment's values.
+struct DecisionArgs {
+  std::string device = "auto", variant, isa;
+  int threads = 0;
+  int64_t stream_rows = -2;  // -2: not given
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--device", device, "auto (the CPU), cpu, cuda, opencl")->capture_default_str();
+    cmd->add_option("--variant", variant, "force a compiled variant (halconv variants)");
+    cmd->add_option("--isa", isa, "the best CPU ISA object to run: auto, avx512, avx2, sse41");
+    cmd->add_option("--threads", threads,
+                    "Halide worker threads (0: HL_NUM_THREADS or one per core)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--stream-rows", stream_rows, "streamed output bands: 0 never, n rows, -1 rule")
+        ->check(CLI::Range(int64_t{-1}, int64_t{1} << 30));
+  }
+  halconv::Options options() const {
+    halconv::Options o = halconv::Options::from_environment();
+    if (!variant.empty()) o.variant = variant;
+    if (!isa.empty()) o.isa = halconv::parse_isa(isa);
+    if (threads > 0) o.threads = threads;
+    if (stream_rows != -2) o.stream_rows = stream_rows;
+    return o;
+  }
 };
 
+struct RunArgs {
+  std::string config, input, kernel, bias, output;
+  bool keras2_hard_sigmoid = false, time = false;
+  DecisionArgs decision;
+};
+
+// The layer of a config file, with the CLI's options and device.
+halconv::Conv2D load_layer(const std::string& path, bool keras2_hard_sigmoid,
+                           const DecisionArgs& args) {
+  halconv::Conv2D layer(load_config(path, keras2_hard_sigmoid));
+  layer.set_device(halconv::parse_device(args.device));
+  layer.set_options(args.options());
+  return layer;
+}
+
 void run(const RunArgs& args) {
-  const halconv::Device device = halconv::parse_device(args.device);
-  const halconv::Conv2DConfig config = load_config(args.config, args.keras2_hard_sigmoid);
+  halconv::Conv2D layer = load_layer(args.config, args.keras2_hard_sigmoid, args.decision);
   const halconv::Tensor input = halconv::read_npy(args.input);
-  const halconv::Tensor kernel = halconv::read_npy(args.kernel);
-  const halconv::Problem problem = halconv::make_problem(config, input.shape);
-  if (kernel.shape != problem.kernel_shape()) {
-    throw halconv::Error("kernel shape " + halconv::shape_to_string(kernel.shape) +
-                         " does not match the config and input: expected " +
-                         halconv::shape_to_string(problem.kernel_shape()));
-  }
-  halconv::Tensor bias;
-  if (config.use_bias) {
-    if (args.bias.empty()) throw halconv::Error("use_bias is true, so --bias is required");
-    bias = halconv::read_npy(args.bias);
-    if (bias.shape != halconv::Shape{problem.filters}) {
-      throw halconv::Error("bias shape " + halconv::shape_to_string(bias.shape) +
-                           " does not match filters: expected (" + std::to_string(problem.filters) +
-                           ",)");
+  std::vector<halconv::Tensor> weights = {halconv::read_npy(args.kernel)};
+  if (layer.config().use_bias) {
+    if (args.bias.empty()) {
+      throw halconv::Error(halconv::ErrorKind::invalid_input,
+                           "use_bias is true, so --bias is required");
     }
+    weights.push_back(halconv::read_npy(args.bias));
   } else if (!args.bias.empty()) {
-    throw halconv::Error("--bias was given but the config has use_bias false");
+    throw halconv::Error(halconv::ErrorKind::invalid_input,
+                         "--bias was given but the config has use_bias false");
   }
-  const halconv::Plan plan(problem, kernel.data.data(),
-                           config.use_bias ? bias.data.data() : nullptr, device);
-  halconv::Tensor output(problem.output_shape());
-  std::vector<float> workspace(plan.workspace_floats());
-  plan.run(input.data.data(), output.data.data(), workspace.empty() ? nullptr : workspace.data());
+  layer.set_weights(weights);
+  const halconv::Decision decision = layer.decide(input.shape);
+  const auto start = std::chrono::steady_clock::now();
+  const halconv::Tensor output = layer(input);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   halconv::write_npy(args.output, output);
+  std::cout << "ran " << decision.variant << " (" << decision.isa << ")";
+  if (args.time) std::cout << " in " << ms << " ms, packing and planning included";
+  std::cout << "\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"halconv: Keras Conv2D forward pass from Halide-generated kernels"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+
+  bool show_version = false;
+  app.add_flag("--version", show_version, "print the version and exit");
 
   RunArgs run_args;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a Conv2D config on .npy tensors");
@@ -99,38 +138,48 @@ int main(int argc, char** argv) {
       ->required();
   run_cmd->add_option("--bias", run_args.bias, "bias .npy, (filters,); needed when use_bias");
   run_cmd->add_option("--output", run_args.output, "output .npy (float32)")->required();
-  run_cmd
-      ->add_option("--device", run_args.device,
-                   "auto (CUDA if present, else CPU), cpu, cuda, opencl")
-      ->capture_default_str();
   run_cmd->add_flag("--keras2-hard-sigmoid", run_args.keras2_hard_sigmoid,
                     "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1)");
+  run_cmd->add_flag("--time", run_args.time, "print the call's time too");
+  run_args.decision.add_to(run_cmd);
 
-  std::string explain_config, explain_shape, explain_device = "auto";
-  bool explain_keras2 = false;
+  std::string explain_config, explain_shape, explain_input;
+  bool explain_keras2 = false, explain_json = false;
+  DecisionArgs explain_args;
   CLI::App* explain_cmd =
-      app.add_subcommand("explain", "Show which variant runs a problem and why others declined");
+      app.add_subcommand("explain",
+                         "Show how a problem runs: variant, object, packing, and why "
+                         "better variants declined");
   explain_cmd->add_option("--config", explain_config, "Keras Conv2D get_config() JSON")->required();
-  explain_cmd->add_option("--input-shape", explain_shape, "N,H,W,C or N,C,H,W")->required();
+  auto* shape_opt = explain_cmd->add_option("--input-shape", explain_shape, "N,H,W,C or N,C,H,W");
+  auto* input_opt = explain_cmd->add_option("--input", explain_input, "an input .npy (its shape)");
+  shape_opt->excludes(input_opt);
   explain_cmd->add_flag("--keras2-hard-sigmoid", explain_keras2, "Keras 2 hard_sigmoid");
-  explain_cmd->add_option("--device", explain_device, "auto, cpu, cuda, opencl")
-      ->capture_default_str();
+  explain_cmd->add_flag("--json", explain_json, "the decision as one JSON object");
+  explain_args.add_to(explain_cmd);
 
+  bool variants_json = false;
   CLI::App* variants_cmd = app.add_subcommand("variants", "List the compiled variants");
+  variants_cmd->add_flag("--json", variants_json, "as a JSON array");
   CLI::App* devices_cmd = app.add_subcommand("devices", "List the devices found");
-  app.add_subcommand("bench", "Benchmark against oneDNN (runs halconv_bench; --help there)")
-      ->prefix_command();
-
-  // `halconv bench ARGS` is halconv_bench ARGS, the program beside this one (it links oneDNN,
-  // which the CLI itself does not need).
-  if (argc >= 2 && std::string(argv[1]) == "bench") {
+  // `halconv bench|demo|tune ARGS` runs halconv_bench|halconv_demo|halconv_tune ARGS, the program
+  // beside this one (they link oneDNN or libHalide, which the CLI itself does not need). The tuner
+  // is a build-tree tool: it rewrites the source tree's schedules/.
+  const std::pair<const char*, const char*> tools[] = {
+      {"bench", "Benchmark against oneDNN on shape suites (--help there)"},
+      {"demo", "Run the seed's six layers with timings and spot checks"},
+      {"tune", "Autotune the CPU schedules (build tree only; docs/tuning.md)"}};
+  for (const auto& [tool, help] : tools) app.add_subcommand(tool, help)->prefix_command();
+  for (const auto& [tool, help] : tools) {
+    if (argc < 2 || std::string(argv[1]) != tool) continue;
     const std::string self = std::filesystem::canonical("/proc/self/exe").string();
-    const std::string bench = self.substr(0, self.rfind('/') + 1) + "halconv_bench";
-    std::vector<char*> args = {const_cast<char*>(bench.c_str())};
+    const std::string program = self.substr(0, self.rfind('/') + 1) + "halconv_" + tool;
+    std::vector<char*> args = {const_cast<char*>(program.c_str())};
     for (int i = 2; i < argc; i++) args.push_back(argv[i]);
     args.push_back(nullptr);
-    execv(bench.c_str(), args.data());
-    std::cerr << "halconv: error: cannot run " << bench << ": " << std::strerror(errno) << "\n";
+    execv(program.c_str(), args.data());
+    std::cerr << "halconv: error: cannot run " << program << ": " << std::strerror(errno)
+              << (std::string(tool) == "tune" ? " (the tuner runs from a build tree)" : "") << "\n";
     return 1;
   }
   try {
@@ -144,23 +193,44 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run_cmd) {
+    if (show_version) {
+      std::cout << "halconv " << halconv::version() << "\n";
+    } else if (*run_cmd) {
       run(run_args);
     } else if (*explain_cmd) {
-      const halconv::Problem problem = halconv::make_problem(
-          load_config(explain_config, explain_keras2), parse_shape(explain_shape));
-      std::cout << halconv::explain(problem, halconv::parse_device(explain_device));
+      if (explain_shape.empty() && explain_input.empty()) {
+        throw halconv::Error(halconv::ErrorKind::invalid_input,
+                             "explain needs --input-shape or --input");
+      }
+      const halconv::Shape shape = explain_input.empty() ? parse_shape(explain_shape)
+                                                         : halconv::read_npy(explain_input).shape;
+      const halconv::Conv2D layer = load_layer(explain_config, explain_keras2, explain_args);
+      const halconv::Decision decision = layer.decide(shape);
+      std::cout << (explain_json ? decision.to_json() + "\n" : decision.to_text());
     } else if (*variants_cmd) {
-      for (const auto& v : halconv::list_variants()) {
-        std::cout << v.name << "  backend=" << v.backend << "  targets=" << v.targets << "\n";
+      if (variants_json) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& v : halconv::list_variants()) {
+          list.push_back({{"name", v.name}, {"backend", v.backend}, {"targets", v.targets}});
+        }
+        std::cout << list.dump(2) << "\n";
+      } else {
+        for (const auto& v : halconv::list_variants()) {
+          std::cout << v.name << "  backend=" << v.backend << "  targets=" << v.targets << "\n";
+        }
       }
     } else if (*devices_cmd) {
       for (const auto& d : halconv::list_devices()) {
         std::cout << halconv::device_name(d.device) << "  " << d.name << "\n";
       }
+    } else {
+      std::cerr << "halconv: usage error: a command is required\nRun with --help for more "
+                   "information.\n";
+      return 2;
     }
   } catch (const halconv::Error& e) {
-    std::cerr << "halconv: error: " << e.what() << "\n";
+    std::cerr << "halconv: error (" << halconv::error_kind_name(e.kind()) << "): " << e.what()
+              << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "halconv: error: out of memory\n";

@@ -1,4 +1,6 @@
 // Keras Conv2D configuration and the resolved Problem one call runs.
+//
+// Thread-safety: plain values and pure functions; any thread may call them at any time.
 #pragma once
 
 #include <array>
@@ -9,14 +11,9 @@
 #include <vector>
 
 #include "halconv/activation.h"
+#include "halconv/error.h"
 
 namespace halconv {
-
-// Every invalid configuration, shape or file is reported with this, naming the offending value.
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 enum class DataFormat { channels_last, channels_first };
 enum class Padding { valid, same };

@@ -1,14 +1,12 @@
 // The Keras-style Conv2D layer (tf.keras.layers.Conv2D, forward pass).
 #pragma once
 
-#include <atomic>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "halconv/config.h"
+#include "halconv/decision.h"
 #include "halconv/plan.h"
 
 namespace halconv {
@@ -24,6 +22,10 @@ struct Tensor {
   int64_t size() const;
 };
 
+// Thread-safety: every method may be called from any number of threads at once, set_weights and
+// set_options included. A call in flight when the weights or options change finishes with the ones
+// it started with; calls that start later see the new ones. Moving a Conv2D while another thread
+// uses it is the caller's race, as for any object.
 class Conv2D {
  public:
   // Mirrors keras.layers.Conv2D(filters, kernel_size, strides, padding, data_format, dilation_rate,
@@ -33,41 +35,47 @@ class Conv2D {
          int64_t groups = 1, const std::string& activation = "linear", bool use_bias = true,
          Initializer kernel_initializer = "glorot_uniform", Initializer bias_initializer = "zeros");
   explicit Conv2D(Conv2DConfig config);
+  ~Conv2D();
+  Conv2D(Conv2D&&) noexcept;
+  Conv2D& operator=(Conv2D&&) noexcept;
 
   // Creates the weights with the configured initializers for this input shape (batch ignored).
   void build(const Shape& input_shape);
-  bool built() const { return built_; }
-
+  bool built() const;
   // [kernel] or [kernel, bias], in Keras layout; shapes must match the config.
   void set_weights(const std::vector<Tensor>& weights);
   std::vector<Tensor> get_weights() const;
-
   Shape compute_output_shape(const Shape& input_shape) const;
-  // The forward pass. Builds on first use if needed.
+
+  // The forward pass. Builds on first use if needed. Each input shape gets a plan (decide(), a
+  // bounds query: microseconds); the weights are packed once per packing the plans read (one,
+  // unless input sizes change which taps read only padding or which variant runs) and reused
+  // across shapes. At most kCachedPlans plans and kCachedPackings packings are kept, the least
+  // recently used dropped first.
   Tensor operator()(const Tensor& input);
   Tensor call(const Tensor& input) { return (*this)(input); }
-  // Which compiled variant runs this input shape, and why better ones declined.
+  static constexpr size_t kCachedPlans = 16;
+  static constexpr size_t kCachedPackings = 4;
+
+  // How this input shape runs (Decision::to_text()), and the decision itself.
   std::string explain(const Shape& input_shape) const;
-  // Where calls run (default: CUDA when present, else the CPU). Weights stay on the device.
+  Decision decide(const Shape& input_shape) const;
+  // Where calls run (default: the CPU). Weights stay on the device.
   void set_device(Device device);
+  // The options calls run under (decision.h); the default is Options::from_environment(), read
+  // when the layer is made.
+  void set_options(const Options& options);
+  Options options() const;
 
   // The JSON Keras 3 writes for Conv2D.get_config(), and its inverse (also accepts the
   // {"class_name": "Conv2D", "config": {...}} wrapper).
   std::string get_config() const;
   static Conv2D from_config(const std::string& json);
-  const Conv2DConfig& config() const { return config_; }
+  const Conv2DConfig& config() const;
 
  private:
-  std::shared_ptr<const Plan> plan_for(const Shape& input_shape);
-
-  Conv2DConfig config_;
-  Device device_ = Device::automatic;
-  std::atomic<bool> built_{false};
-  int64_t built_in_channels_ = 0;
-  Tensor kernel_, bias_;
-  std::mutex build_mutex_;  // the lazy build() in operator()
-  std::mutex plans_mutex_;
-  std::map<Shape, std::shared_ptr<const Plan>> plans_;  // packed weights per input shape
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace halconv

@@ -1,4 +1,6 @@
 // Where a convolution runs: the CPU, a CUDA device, or an OpenCL device.
+//
+// Thread-safety: any thread may call these at any time (the probe runs once).
 #pragma once
 
 #include <string>
@@ -6,7 +8,8 @@
 
 namespace halconv {
 
-// automatic: CUDA when a CUDA device is present, otherwise the CPU.
+// automatic: the CPU, until the CUDA objects have passed their tests on a real GPU
+// (bench/RESULTS_GPU.md); CUDA and OpenCL run when named.
 enum class Device { automatic, cpu, cuda, opencl };
 
 struct DeviceInfo {

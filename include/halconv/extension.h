@@ -1,38 +1,42 @@
 // Registering variants generated outside halconv (see halconv_add_conv2d in the CMake package).
+//
+// Thread-safety: register_variant may run concurrently with any other call.
 #pragma once
 
 #include <cstdint>
-#include <utility>
 
 #include "halconv/config.h"
 #include "halconv/device.h"
+#include "halconv/groups_mode.h"
 
 struct halide_buffer_t;
 
 namespace halconv {
 
 // The signature every Conv2D variant from halconv's generator has (its Inputs, in order).
-using GeneratedConv2D = int (*)(halide_buffer_t* input, halide_buffer_t* kernel,
-                                halide_buffer_t* bias, int32_t stride_x, int32_t stride_y,
-                                int32_t dilation_x, int32_t dilation_y, int32_t pad_top,
-                                int32_t pad_left, int32_t groups, int32_t filters,
-                                int32_t activation, halide_buffer_t* output);
+using GeneratedConv2DFunction = int(halide_buffer_t* input, halide_buffer_t* kernel,
+                                    halide_buffer_t* bias, int32_t stride_x, int32_t stride_y,
+                                    int32_t dilation_x, int32_t dilation_y, int32_t pad_top,
+                                    int32_t pad_left, int32_t groups, int32_t filters,
+                                    int32_t activation, halide_buffer_t* output);
+using GeneratedConv2D = GeneratedConv2DFunction*;
 
-// How a variant's code treats groups. dense: groups 1. grouped: any groups. depthwise: groups ==
-// input channels == filters. narrow: few input channels per group. block_diagonal: several filters
-// per group, spanned by one channel vector. rotated: ResNeXt-like groups of a few channels and as
-// many filters, every multiply useful (NHWC). whole_groups: the same layers in NCHW, vectorized
-// along width. docs/variants.md gives each mode's bounds.
-enum class GroupsMode { dense, grouped, depthwise, narrow, block_diagonal, rotated, whole_groups };
-// Each mode's name, as variant records, the generator's groups_mode and variant names spell it.
-inline constexpr std::pair<const char*, GroupsMode> kGroupsModeNames[] = {
-    {"dense", GroupsMode::dense},
-    {"grouped", GroupsMode::grouped},
-    {"depthwise", GroupsMode::depthwise},
-    {"narrow", GroupsMode::narrow},
-    {"block_diagonal", GroupsMode::block_diagonal},
-    {"rotated", GroupsMode::rotated},
-    {"whole_groups", GroupsMode::whole_groups}};
+// One ISA's object of a CPU variant: the ISA (avx512, avx2 or sse41), the Halide target it was
+// compiled for, and its entry point. The runtime picks among a variant's objects itself
+// (Options::isa caps the choice); a spec without them runs Halide's dispatch wrapper.
+struct IsaObject {
+  const char* isa;
+  const char* target;
+  GeneratedConv2D function;  // Halide's dispatch wrapper (CPU) or the device's object
+};
+
+// Declares the entry point of one ISA object, whose symbol (the function name and its target
+// joined by hyphens) is no C++ identifier; GCC's assembler needs such a name quoted.
+#if defined(__clang__)
+#define HALCONV_OBJECT_SYMBOL(name) __asm__(name)
+#else
+#define HALCONV_OBJECT_SYMBOL(name) __asm__("\"" name "\"")
+#endif
 
 // What a variant was generated for; 0 for kernel, stride or dilation means a run-time value. The
 // weights' packing is asked of the compiled function itself (a bounds query), so no tile is here.
@@ -62,6 +66,8 @@ struct VariantSpec {
   // Serves only layers with at most this many input channels per group (0: any): a schedule of
   // its own for RGB input, where stores decide, beside one for deep inputs, where the GEMM does.
   int max_in_channels = 0;
+  // A CPU variant's per-ISA objects, best first, ended by an entry with a null isa (null: none).
+  const IsaObject* isa_objects = nullptr;
 };
 
 // Adds a variant ahead of every built-in one, so selection prefers it wherever it applies.

@@ -1,4 +1,7 @@
 // File formats the CLI speaks: NumPy .npy arrays and Keras' Conv2D config JSON.
+//
+// Thread-safety: any thread may call these at any time; write_npy to one path from two threads
+// leaves one of the two files.
 #pragma once
 
 #include <string>

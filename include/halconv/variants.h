@@ -1,10 +1,13 @@
 // The compiled variants and how one is chosen for a Problem.
+//
+// Thread-safety: any thread may call these at any time, also while variants are registered.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "halconv/config.h"
+#include "halconv/decision.h"
 #include "halconv/device.h"
 
 namespace halconv {
@@ -18,19 +21,22 @@ struct VariantDescription {
 struct Selection {
   std::string chosen;
   Device device = Device::cpu;  // where it runs
-  bool forced = false;          // by HALCONV_VARIANT
+  bool forced = false;          // by Options::variant
   // Each better variant that declined, with its reason.
   std::vector<std::pair<std::string, std::string>> declined;
 };
 
 std::vector<VariantDescription> list_variants();
 
-// Picks the first variant, best first, that supports the problem on the device. HALCONV_VARIANT=
-// <name> forces one (and its device) and is an Error when that variant does not exist, cannot run
-// the problem, or its device is absent.
-Selection select_variant(const Problem& problem, Device device = Device::automatic);
+// Picks the first variant, best first, that supports the problem on the device. Options::variant
+// forces one (and its device) and is an Error when that variant does not exist, cannot run the
+// problem, or its device is absent.
+Selection select_variant(const Problem& problem, Device device = Device::automatic,
+                         const Options& options = {});
 
-// select_variant() as readable text: the chosen variant and why each better one declined.
-std::string explain(const Problem& problem, Device device = Device::automatic);
+// decide() as readable text (Decision::to_text): the chosen variant, why each better one declined,
+// and how it runs.
+std::string explain(const Problem& problem, Device device = Device::automatic,
+                    const Options& options = {});
 
 }  // namespace halconv

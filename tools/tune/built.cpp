@@ -109,12 +109,10 @@ std::vector<double> time_built(const std::vector<BuiltCandidate>& built,
   for (size_t i = 0; i < bias.size(); i++) bias[i] = 0.01f * float(i % 7);
   std::vector<Timed> timed(built.size());
   for (size_t i = 0; i < built.size(); i++) {
-    // The tuner's one way to force a variant through the public API: Plan reads it at
-    // construction.
-    setenv("HALCONV_VARIANT", built[i].name().c_str(), 1);
-    timed[i].plan =
-        std::make_unique<halconv::Plan>(p, kernel.data(), bias.data(), halconv::Device::cpu);
-    unsetenv("HALCONV_VARIANT");
+    halconv::Options forced;
+    forced.variant = built[i].name();
+    timed[i].plan = std::make_unique<halconv::Plan>(p, kernel.data(), bias.data(),
+                                                    halconv::Device::cpu, forced);
     timed[i].workspace.resize(timed[i].plan->workspace_floats());
     timed[i].plan->run(input.data(), output.data(), timed[i].workspace.data());  // warm-up
   }

@@ -1,4 +1,4 @@
-// halconv-tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
+// halconv tune: the autotuner. For each CPU variant of the build (variants.inc) it JIT-compiles
 // the Conv2D generator with candidate schedule parameters (vectors_per_block, block_size,
 // rows_per_task, reduction_chunk), times each on the suite's shapes that variant serves (its shape
 // class), then builds the default, the committed parameters and the three best as the build does
@@ -59,7 +59,7 @@ using halconv::tune::VariantInfo;
 using halconv::tune::write_schedules;
 
 int main(int argc, char** argv) {
-  CLI::App app{"halconv-tune: autotune the CPU variants' schedule parameters"};
+  CLI::App app{"halconv tune: autotune the CPU variants' schedule parameters"};
   const Halide::Target target = tuning_target();
   // The AVX-512 object has its own file (see the header comment).
   const bool avx512_mode = target.has_feature(Halide::Target::AVX512);
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
     // Merge: a run with --only keeps the other variants' earlier reports.
     write_schedules(schedules, report, target.to_string(), schedule_path, dry_run);
   } catch (const std::exception& e) {
-    std::cerr << "halconv-tune: error: " << e.what() << "\n";
+    std::cerr << "halconv tune: error: " << e.what() << "\n";
     return 1;
   }
   return 0;

@@ -35,7 +35,7 @@ halconv::VariantSpec VariantInfo::spec() const {
 
 std::vector<VariantInfo> build_variants() {
   std::vector<halconv::VariantSpec> specs;
-#define HALCONV_VARIANT(fn, ...) specs.push_back(halconv::VariantSpec __VA_ARGS__);
+#define HALCONV_VARIANT(fn, isa_objects, ...) specs.push_back(halconv::VariantSpec __VA_ARGS__);
 #include "variants.inc"
 #undef HALCONV_VARIANT
   std::vector<VariantInfo> out;

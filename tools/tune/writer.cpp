@@ -44,7 +44,7 @@ void write_schedules(json& schedules, const json& report, const std::string& tar
   json& tuned = schedules["tuned"];
   tuned["target"] = target_name;
   tuned["note"] =
-      "tuned-vs-default medians from halconv-tune; host: the CPU a record was measured on "
+      "tuned-vs-default medians from halconv tune; host: the CPU a record was measured on "
       "(records without one: an Intel Xeon VM, 2026-11 and 2026-12)";
   for (const auto& [key, value] : report.items()) tuned["variants"][key] = value;
   if (!dry_run) {
