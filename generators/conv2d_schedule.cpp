@@ -1,5 +1,7 @@
-// The direct CPU family's schedule (channel-vector and width-vector tiles) and the dispatch to
-// each family's (conv2d_winograd.cpp, conv2d_gpu.cpp).
+// The direct CPU family's schedule and the dispatch to each family's (conv2d_winograd.cpp,
+// conv2d_gpu.cpp). Channel-vector and width-vector tiles share this one schedule: they differ only
+// in which dimension is vectorized and how a task stages its input, while the parallel tasks, the
+// reduction order and each groups mode's staging are common, and two copies would drift.
 #include "conv2d_generator.h"
 
 namespace halconv::generators {

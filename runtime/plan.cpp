@@ -413,7 +413,32 @@ void Plan::run(const float* input, float* output, float* workspace) const {
   }
 }
 
-void Plan::run_device(uint64_t input, uint64_t output) const {
+namespace {
+
+// The CUDA stream run_device was given on this thread (null: Halide's own). Halide's CUDA runtime
+// asks for the stream to launch on through a process-wide hook; this one answers with it.
+thread_local void* caller_stream = nullptr;
+halide_cuda_get_stream_t halide_stream = nullptr;
+
+int caller_or_halide_stream(void* user_context, void* context, void** stream) {
+  if (caller_stream != nullptr) {
+    *stream = caller_stream;
+    return 0;
+  }
+  return halide_stream(user_context, context, stream);
+}
+
+void install_stream_hook() {
+  static const bool installed = [] {
+    halide_stream = halide_set_cuda_get_stream(&caller_or_halide_stream);
+    return true;
+  }();
+  (void)installed;
+}
+
+}  // namespace
+
+void Plan::run_device(uint64_t input, uint64_t output, uint64_t stream) const {
   const Impl& im = *impl_;
   const Problem& p = im.problem;
   if (im.device == Device::cpu) {
@@ -429,6 +454,17 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
   halide_buffer_t in_buf = wrap(nullptr, in_dims.dim, 4);
   halide_buffer_t out_buf = wrap(nullptr, out_dims.dim, 4);
   const bool cuda = im.device == Device::cuda;
+  if (stream != 0 && !cuda) {
+    throw Error(ErrorKind::invalid_input,
+                "Plan::run_device: a stream is for CUDA plans; this one "
+                "runs on " +
+                    device_name(im.device));
+  }
+  if (stream != 0) install_stream_hook();
+  struct StreamScope {  // the caller's stream for this call's launches on this thread only
+    explicit StreamScope(uint64_t s) { caller_stream = reinterpret_cast<void*>(s); }
+    ~StreamScope() { caller_stream = nullptr; }
+  } stream_scope(stream);
   auto attach = [&](halide_buffer_t* b, uint64_t handle) {
     detail::check_halide_status(cuda ? halide_cuda_wrap_device_ptr(nullptr, b, handle)
                                      : halide_opencl_wrap_cl_mem(nullptr, b, handle),
@@ -451,8 +487,10 @@ void Plan::run_device(uint64_t input, uint64_t output) const {
   } detach{cuda, &in_buf, &out_buf};
   attach(&out_buf, output);
   im.convolve(im.run_problem, &in_buf, &out_buf, static_cast<int32_t>(p.activation));
-  detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync",
-                              ErrorKind::device);
+  if (stream == 0) {
+    detail::check_halide_status(halide_device_sync(nullptr, &out_buf), "device sync",
+                                ErrorKind::device);
+  }
 }
 
 }  // namespace halconv

@@ -137,6 +137,24 @@ TEST(Engine, ScratchCacheIsCappedAndTrimmable) {
   EXPECT_EQ(layer(x).data, first.data);
 }
 
+// A stream is for CUDA plans: an OpenCL plan refuses one before touching any memory.
+TEST(Engine, DeviceStreamsAreForCuda) {
+  bool opencl = false;
+  for (const DeviceInfo& d : list_devices()) opencl |= d.device == Device::opencl;
+  if (!opencl) GTEST_SKIP() << "no OpenCL device";
+  const Problem p = ConvCase().channels(4).filters(8).problem();
+  const std::vector<float> kernel = random_values(Tensor(p.kernel_shape()).data.size(), 1);
+  const std::vector<float> bias = random_values(static_cast<size_t>(p.filters), 2);
+  const Plan plan(p, kernel.data(), bias.data(), Device::opencl);
+  try {
+    plan.run_device(0, 0, 1234);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_input);
+    EXPECT_NE(std::string(e.what()).find("opencl"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Engine, VersionMatchesTheHeaders) {
   EXPECT_STREQ(version(), HALCONV_VERSION_STRING);
   EXPECT_EQ(std::to_string(HALCONV_VERSION_MAJOR) + "." + std::to_string(HALCONV_VERSION_MINOR) +

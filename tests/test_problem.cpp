@@ -5,6 +5,7 @@
 
 #include "halconv/halconv.h"
 #include "variant_rules.h"
+#include "variant_testing.h"
 
 namespace halconv {
 namespace {
@@ -44,13 +45,9 @@ TEST(ResolveAxis, SamePaddingPutsTheExtraAtTheEnd) {
 
 // The window of taps that read input (detail::taps_reading_input), one axis at a time.
 TEST(KernelWindow, DropsTapsThatReadOnlyPadding) {
-  Conv2DConfig c;
-  c.filters = 2;
-  c.padding = Padding::same;
   // Dilation 3888888 on 6 columns: SAME pads 3888888 on each side and only the middle tap reads.
-  c.kernel_size = 3;
-  c.dilation_rate = Pair(1, 3888888);
-  detail::KernelWindow w = detail::taps_reading_input(make_problem(c, {1, 7, 6, 2}));
+  const ConvCase c = ConvCase().image(7, 6).channels(2).filters(2).dilation(1, 3888888);
+  detail::KernelWindow w = detail::taps_reading_input(c.problem());
   EXPECT_EQ(w.first_row_tap, 0);
   EXPECT_EQ(w.first_col_tap, 1);
   EXPECT_EQ(w.problem.kernel_h, 3);
@@ -60,18 +57,14 @@ TEST(KernelWindow, DropsTapsThatReadOnlyPadding) {
   EXPECT_EQ(w.problem.pad_right, 0);
   // Kernel 2 at that dilation: both taps read only padding, so the axis keeps tap 0 reading the 6
   // columns before the input.
-  c.kernel_size = 2;
-  w = detail::taps_reading_input(make_problem(c, {1, 7, 6, 2}));
+  w = detail::taps_reading_input(ConvCase(c).kernel(2).problem());
   EXPECT_EQ(w.first_col_tap, 0);
   EXPECT_EQ(w.problem.kernel_w, 1);
   EXPECT_EQ(w.problem.pad_left, 6);
   EXPECT_EQ(w.problem.pad_right, -6);  // the last read is -1
   // 9 pixels at stride 3, kernel 3, dilation 8: SAME pads 7; tap 0 reads -7, -4, -1, tap 1 reads
   // 1, 4, 7 and tap 2 reads 9 on: the window starts one pixel in (padding -1).
-  c.kernel_size = 3;
-  c.strides = 3;
-  c.dilation_rate = 8;
-  w = detail::taps_reading_input(make_problem(c, {1, 9, 9, 2}));
+  w = detail::taps_reading_input(ConvCase(c).image(9, 9).stride(3).dilation(8).problem());
   EXPECT_EQ(w.first_row_tap, 1);
   EXPECT_EQ(w.problem.kernel_h, 1);
   EXPECT_EQ(w.problem.pad_top, -1);
@@ -79,24 +72,16 @@ TEST(KernelWindow, DropsTapsThatReadOnlyPadding) {
   // The window of a window is itself; a layer with no such taps is its own window.
   const detail::KernelWindow again = detail::taps_reading_input(w.problem);
   EXPECT_EQ(again.problem.to_string(), w.problem.to_string());
-  Conv2DConfig resnet;
-  resnet.filters = 64;
-  resnet.kernel_size = 3;
-  resnet.padding = Padding::same;
-  const Problem layer = make_problem(resnet, {1, 56, 56, 64});
+  const Problem layer = ConvCase().image(56, 56).channels(64).filters(64).problem();  // ResNet's
   EXPECT_EQ(detail::taps_reading_input(layer).problem.to_string(), layer.to_string());
 }
 
 // An axis with one output never applies its stride: the window runs it at stride 1 (a variant's
 // tile times a stride of 2^30 overflowed int32 coordinates), and keeps the other axis' stride.
 TEST(KernelWindow, RunsSingleOutputAxesAtStrideOne) {
-  Conv2DConfig c;
-  c.filters = 2;
-  c.kernel_size = Pair(3, 4);
-  c.strides = Pair(2, 1 << 30);
+  const ConvCase c = ConvCase().image(7, 6).channels(2).filters(2).kernel(3, 4).stride(2, 1 << 30);
   for (Padding padding : {Padding::valid, Padding::same}) {
-    c.padding = padding;
-    const Problem p = make_problem(c, {1, 7, 6, 2});
+    const Problem p = ConvCase(c).padding(padding).problem();
     ASSERT_EQ(p.out_w, 1);
     const Problem q = detail::taps_reading_input(p).problem;
     EXPECT_EQ(q.stride_h, 2);
@@ -121,21 +106,15 @@ TEST(MakeProblem, SeedShapes) {
                                             {3, 2, Padding::same, {4, 300, 300, 64}},
                                             {3, 1, Padding::same, {4, 600, 600, 64}},
                                             {3, 1, Padding::valid, {4, 598, 598, 64}}}) {
-    Conv2DConfig c;
-    c.filters = 64;
-    c.kernel_size = seed.k;
-    c.strides = seed.s;
-    c.padding = seed.padding;
+    const Conv2DConfig c =
+        ConvCase().filters(64).kernel(seed.k).stride(seed.s).padding(seed.padding).config();
     EXPECT_EQ(make_problem(c, {4, 600, 600, 3}).output_shape(), seed.expected);
   }
 }
 
 TEST(MakeProblem, ChannelsFirstAndGlu) {
-  Conv2DConfig c;
-  c.filters = 6;
-  c.kernel_size = Pair(3, 1);
-  c.data_format = DataFormat::channels_first;
-  c.activation = "glu";
+  const Conv2DConfig c =
+      ConvCase().nchw().valid().kernel(3, 1).filters(6).activation("glu").config();
   const Problem p = make_problem(c, {2, 4, 9, 10});
   EXPECT_EQ(p.conv_shape(), (Shape{2, 6, 7, 10}));
   EXPECT_EQ(p.output_shape(), (Shape{2, 6, 7, 5}));  // glu halves the last axis: width

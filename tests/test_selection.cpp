@@ -22,12 +22,7 @@ TEST(Selection, EachBackendEndsWithItsGenericVariants) {
 }
 
 TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
-  Conv2DConfig c;
-  c.filters = 64;
-  c.kernel_size = 3;
-  c.strides = 2;
-  c.padding = Padding::same;
-  const Problem p = make_problem(c, {1, 20, 20, 8});
+  const Problem p = ConvCase().image(20, 20).filters(64).stride(2).problem();
   const Selection s = select_variant(p, Device::cpu);
   EXPECT_EQ(s.chosen, "conv2d_nhwc_k3x3_s2_d1_cpu");
   ASSERT_FALSE(s.declined.empty());
@@ -45,14 +40,9 @@ TEST(Selection, PicksTheSpecializedVariantAndExplainsDeclines) {
 // Winograd adds and subtracts transformed values: on a deep layer its rounding error stays within
 // a small factor of the direct variant's, far inside the conformance bound.
 TEST(Winograd, RoundsLikeTheDirectVariant) {
-  Conv2DConfig c;
-  c.filters = 40;
-  c.kernel_size = 3;
-  c.padding = Padding::same;
-  const Shape shape{1, 13, 15, 256};
-  double direct = 0, winograd = 0;
-  direct = run_case(c, shape, 5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_cpu"));
-  winograd = run_case(c, shape, 5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_wino_cpu"));
+  const ConvCase layer = ConvCase().image(13, 15).channels(256).filters(40);
+  const double direct = layer.run(5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_cpu"));
+  const double winograd = layer.run(5, Device::cpu, forced("conv2d_nhwc_k3x3_s1_d1_wino_cpu"));
   std::printf("relative error: direct %.3g, winograd %.3g\n", direct, winograd);
   EXPECT_LE(winograd, 1e-5);
   EXPECT_LE(winograd, 4 * direct + 1e-7);
@@ -126,27 +116,17 @@ TEST(PlanesFourKiBApart, ChannelVectorNchwVariantsMatchReference) {
     }
   }
   EXPECT_GE(ran, 8);
-  Conv2DConfig dilated;
-  dilated.data_format = DataFormat::channels_first;
-  dilated.kernel_size = 3;
-  dilated.padding = Padding::same;
-  dilated.dilation_rate = 2;
-  dilated.filters = 16;
-  const Shape shape{1, 64, 64, 64};
+  const ConvCase dilated = ConvCase().nchw().image(64, 64).channels(64).filters(16).dilation(2);
   ASSERT_TRUE(detail::runs_by_phases(detail::find_variant("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu"),
-                                     make_problem(dilated, shape)));
-  EXPECT_LE(
-      run_case(dilated, shape, 600, Device::cpu, forced("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu")),
-      kTolerance);
+                                     dilated.problem()));
+  EXPECT_LE(dilated.run(600, Device::cpu, forced("conv2d_nchw_cv_k3x3_s1_d1_wino_cpu")),
+            kTolerance);
 }
 
 TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
-  Conv2DConfig c;
-  c.filters = 256;
-  c.kernel_size = 3;
-  c.padding = Padding::same;
-  c.dilation_rate = Pair(2, 3);
-  const Problem p = make_problem(c, {1, 11, 10, 64});
+  using C = ConvCase;
+  const C layer = C().image(11, 10).channels(64).filters(256).dilation(2, 3);
+  const Problem p = layer.problem();
   const std::vector<detail::DilationPhase> phases = detail::dilation_phases(p);
   ASSERT_EQ(phases.size(), 6u);
   std::vector<int> covered(static_cast<size_t>(p.out_h * p.out_w), 0);
@@ -172,40 +152,29 @@ TEST(DilationPhases, PartitionTheOutputAndAreChosenForDeepLab) {
   }
   for (int count : covered) EXPECT_EQ(count, 1);
   // Undilated or strided layers have no phases.
-  c.dilation_rate = 1;
-  EXPECT_TRUE(detail::dilation_phases(make_problem(c, {1, 11, 10, 64})).empty());
-  c.dilation_rate = 2;
-  c.strides = 2;
-  EXPECT_TRUE(detail::dilation_phases(make_problem(c, {1, 11, 10, 64})).empty());
+  EXPECT_TRUE(detail::dilation_phases(C(layer).dilation(1).problem()).empty());
+  EXPECT_TRUE(detail::dilation_phases(C(layer).dilation(2).stride(2).problem()).empty());
 
   // DeepLab's layer goes to Winograd by phases in either layout; few-channel ones stay direct.
-  c.strides = 1;
-  const Problem deeplab = make_problem(c, {1, 64, 64, 256});
+  const C deeplab_layer = C(layer).image(64, 64).channels(256).dilation(2);
+  const Problem deeplab = deeplab_layer.problem();
   EXPECT_EQ(select_variant(deeplab, Device::cpu).chosen, "conv2d_nhwc_k3x3_s1_d1_wino_cpu");
   EXPECT_NE(explain(deeplab, Device::cpu).find("as 4 undilated dilation phases"),
             std::string::npos);
   for (int64_t few : {3, 32}) {
-    EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, few}), Device::cpu).chosen,
-              "conv2d_nhwc_k3x3_s1_dr_cpu");
+    EXPECT_EQ(C(deeplab_layer).channels(few).chosen(), "conv2d_nhwc_k3x3_s1_dr_cpu");
   }
   // A dilation past half the output would make phases under one Winograd tile: direct. One past
   // the whole output leaves one output pixel per phase, and the phases stop at the output's
   // extent, however large the dilation; but there only the centre tap reads input, so the layer
   // runs as that 1x1 window.
-  c.dilation_rate = Pair(33, 2);
-  EXPECT_EQ(select_variant(make_problem(c, {1, 64, 64, 256}), Device::cpu).chosen,
-            "conv2d_nhwc_k3x3_s1_dr_cpu");
-  c.dilation_rate = 1000000000;
-  const Problem huge = make_problem(c, {1, 5, 6, 256});
+  EXPECT_EQ(C(deeplab_layer).dilation(33, 2).chosen(), "conv2d_nhwc_k3x3_s1_dr_cpu");
+  const Problem huge = C(deeplab_layer).image(5, 6).dilation(1000000000).problem();
   EXPECT_EQ(detail::dilation_phases(huge).size(), 30u);
   EXPECT_EQ(select_variant(huge, Device::cpu).chosen, "conv2d_nhwc_k1x1_sr_d1_cpu");
   EXPECT_NE(explain(huge, Device::cpu).find("runs as: mb1_5x6x256_k1x1"), std::string::npos);
-  c.dilation_rate = 2;
-  c.data_format = DataFormat::channels_first;
-  EXPECT_EQ(select_variant(make_problem(c, {1, 256, 64, 64}), Device::cpu).chosen,
-            "conv2d_nchw_cv_k3x3_s1_d1_wino_cpu");
-  EXPECT_EQ(select_variant(make_problem(c, {1, 32, 64, 64}), Device::cpu).chosen,
-            "conv2d_nchw_cv_k3x3_s1_dr_cpu");
+  EXPECT_EQ(C(deeplab_layer).nchw().chosen(), "conv2d_nchw_cv_k3x3_s1_d1_wino_cpu");
+  EXPECT_EQ(C(deeplab_layer).nchw().channels(32).chosen(), "conv2d_nchw_cv_k3x3_s1_dr_cpu");
 }
 
 // Which outputs are streamed, and in how many rows per band.
@@ -214,63 +183,50 @@ TEST(Selection, StreamsOnlyLargeCpuOutputs) {
   const auto stream_rows = [](const VariantSpec& v, const Problem& p) {
     return detail::streamed_band_rows(v, p, -1, true);
   };
-  Conv2DConfig c;
-  c.filters = 64;
-  c.kernel_size = 2;
+  using C = ConvCase;
+  const C layer = C().valid().kernel(2).filters(64).channels(3);
+  const C seed_layer = C(layer).batch(4).image(600, 600);
   const detail::Variant& direct = detail::find_variant("conv2d_nhwc_k2x2_s1_d1_cpu");
   // The seed's 2x2 layer: 368 MB out, rows of 599 x 64 floats (150 KiB): bands of 2 rows (512 KiB
   // fits 3, rounded down to even).
-  const Problem seed = make_problem(c, {4, 600, 600, 3});
+  const Problem seed = seed_layer.problem();
   EXPECT_EQ(stream_rows(direct, seed), 2);
   // Where streaming does not pay (AMD's CPUs), nothing streams unless forced (below).
   EXPECT_EQ(detail::streamed_band_rows(direct, seed, -1, false), 0);
   // Its 3x3 layer: a reduction of 27 (past kMaxStreamedReduction), stored in place.
-  c.kernel_size = 3;
   const detail::Variant& direct3x3 = detail::find_variant("conv2d_nhwc_k3x3_s1_d1_cpu");
-  EXPECT_EQ(stream_rows(direct3x3, make_problem(c, {4, 600, 600, 3})), 0);
+  EXPECT_EQ(stream_rows(direct3x3, C(seed_layer).kernel(3).problem()), 0);
   // NCHW streams only where it runs as pixel rows (1x1 stride 1): the seed's 1x1 layer as rows of
   // 576 (147 KiB): bands of 2. Its 2x2 and 1x1 stride-2 layers are stored in place.
-  c.kernel_size = 1;
-  c.data_format = DataFormat::channels_first;
+  const C nchw_seed_layer = C(seed_layer).nchw();
   const detail::Variant& nchw_pointwise = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
-  const Problem nchw_seed = make_problem(c, {4, 3, 600, 600});
+  const Problem nchw_seed = C(nchw_seed_layer).kernel(1).problem();
   EXPECT_EQ(stream_rows(nchw_pointwise, detail::problem_as_run(nchw_pointwise, nchw_seed)), 2);
-  c.strides = 2;
   const detail::Variant& nchw_strided = detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu");
-  EXPECT_EQ(stream_rows(nchw_strided, make_problem(c, {4, 3, 600, 600})), 0);
-  c.strides = 1;
-  c.kernel_size = 2;
-  EXPECT_EQ(stream_rows(detail::find_variant("conv2d_nchw_k2x2_s1_d1_cpu"),
-                        make_problem(c, {4, 3, 600, 600})),
-            0);
-  c.data_format = DataFormat::channels_last;
-  c.kernel_size = 2;
+  EXPECT_EQ(stream_rows(nchw_strided, C(nchw_seed_layer).kernel(1).stride(2).problem()), 0);
+  EXPECT_EQ(
+      stream_rows(detail::find_variant("conv2d_nchw_k2x2_s1_d1_cpu"), nchw_seed_layer.problem()),
+      0);
   // A row past the band size still makes a band: 2 rows, never fewer.
-  c.filters = 1024;
-  EXPECT_EQ(stream_rows(direct, make_problem(c, {1, 100, 600, 3})), 2);
+  EXPECT_EQ(stream_rows(direct, C(layer).image(100, 600).filters(1024).problem()), 2);
   // 12.5 MB out: under kStreamedOutputMinBytes, stored in place.
-  c.filters = 64;
-  EXPECT_EQ(stream_rows(direct, make_problem(c, {1, 224, 224, 3})), 0);
+  EXPECT_EQ(stream_rows(direct, C(layer).image(224, 224).problem()), 0);
   // The axis activations write a workspace first; GPU outputs are the device's.
-  c.activation = "softmax";
-  EXPECT_EQ(stream_rows(direct, make_problem(c, {4, 600, 600, 3})), 0);
-  c.activation = "linear";
+  EXPECT_EQ(stream_rows(direct, C(seed_layer).activation("softmax").problem()), 0);
   EXPECT_EQ(stream_rows(detail::find_variant("conv2d_nhwc_kr_sr_dr_grouped_opencl"), seed), 0);
   // Options::stream_rows forces bands on any CPU, and 0 forbids them.
-  EXPECT_EQ(detail::streamed_band_rows(direct, make_problem(c, {1, 9, 9, 3}), 5, false), 5);
+  EXPECT_EQ(detail::streamed_band_rows(direct, C(layer).image(9, 9).problem(), 5, false), 5);
   EXPECT_EQ(detail::streamed_band_rows(direct, seed, 0, true), 0);
 }
 
 // Width-vectorized NCHW variants run 1x1 stride-1 problems over each plane's pixels in rows of a
 // width that fills whole tiles (detail::problem_as_run).
 TEST(PixelRows, WidthsFillWholeTiles) {
-  Conv2DConfig c;
-  c.filters = 64;
-  c.kernel_size = 1;
-  c.data_format = DataFormat::channels_first;
+  using C = ConvCase;
+  const C layer = C().valid().kernel(1).filters(64).channels(8).image(56, 56);
   const detail::Variant& pointwise = detail::find_variant("conv2d_nchw_k1x1_s1_d1_cpu");
   const auto rows_of = [&](int64_t h, int64_t w) {
-    const Problem q = detail::problem_as_run(pointwise, make_problem(c, {1, 8, h, w}));
+    const Problem q = detail::problem_as_run(pointwise, C(layer).nchw().image(h, w).problem());
     EXPECT_EQ(q.in_w, q.out_w);
     EXPECT_EQ(q.in_h, q.out_h);
     EXPECT_EQ(q.in_h * q.in_w, h * w);
@@ -283,41 +239,34 @@ TEST(PixelRows, WidthsFillWholeTiles) {
   EXPECT_EQ(rows_of(7, 7), std::make_pair(int64_t{1}, int64_t{49}));
   EXPECT_EQ(rows_of(13, 7), std::make_pair(int64_t{1}, int64_t{91}));
   // Other variants and problems run as given.
-  const Problem nchw = make_problem(c, {1, 8, 56, 56});
+  const Problem nchw = C(layer).nchw().problem();
   EXPECT_EQ(
       detail::problem_as_run(detail::find_variant("conv2d_nchw_cv_k1x1_sr_d1_cpu"), nchw).in_w, 56);
-  c.strides = 2;
   EXPECT_EQ(detail::problem_as_run(detail::find_variant("conv2d_nchw_k1x1_sr_d1_cpu"),
-                                   make_problem(c, {1, 8, 56, 56}))
+                                   C(layer).nchw().stride(2).problem())
                 .in_w,
             56);
-  c.strides = 1;
-  c.data_format = DataFormat::channels_last;
-  EXPECT_EQ(detail::problem_as_run(detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu"),
-                                   make_problem(c, {1, 56, 56, 8}))
-                .in_w,
-            56);
+  EXPECT_EQ(
+      detail::problem_as_run(detail::find_variant("conv2d_nhwc_k1x1_sr_d1_cpu"), layer.problem())
+          .in_w,
+      56);
 }
 
 // Every CPU variant that runs 1x1 stride-1 problems as pixel rows, on planes whose rows change
 // width (and for softmax, whose axis activation must still see the caller's rows).
 TEST(PixelRows, VariantsMatchReference) {
+  const ConvCase pointwise = ConvCase().nchw().valid().kernel(1).filters(24).batch(2).channels(17);
   int variants_run = 0;
   for (const detail::Variant& v : detail::variants()) {
     if (v.backend != Device::cpu || v.layout != DataFormat::channels_first) continue;
     for (const auto& [h, w] : {std::pair<int64_t, int64_t>{56, 56}, {28, 28}, {14, 14}, {13, 7}}) {
       for (const char* activation : {"relu", "softmax"}) {
-        Conv2DConfig c;
-        c.data_format = DataFormat::channels_first;
-        c.kernel_size = 1;
-        c.filters = 24;
-        c.activation = activation;
-        const Shape shape{2, 17, h, w};
-        const Problem p = make_problem(c, shape);
+        const ConvCase layer = ConvCase(pointwise).image(h, w).activation(activation);
+        const Problem p = layer.problem();
         if (!v.decline_reason(p, Device::cpu).empty()) continue;
         const Problem q = detail::problem_as_run(v, p);
         if (q.in_w == p.in_w) continue;
-        EXPECT_LE(run_case(c, shape, 11, Device::cpu, forced(v.name)), kTolerance)
+        EXPECT_LE(layer.run(11, Device::cpu, forced(v.name)), kTolerance)
             << v.name << " " << p.to_string() << " " << activation;
         variants_run++;
       }
@@ -476,10 +425,7 @@ TEST(Selection, ShapeClassesFollowChannelCounts) {
 }
 
 TEST(Selection, ForcingAVariantThatCannotRunIsAnError) {
-  Conv2DConfig c;
-  c.filters = 4;
-  c.kernel_size = 5;
-  const Problem p = make_problem(c, {1, 9, 9, 2});
+  const Problem p = ConvCase().valid().kernel(5).filters(4).image(9, 9).channels(2).problem();
   const auto kind_of = [&](const Options& options, Device device) {
     try {
       select_variant(p, device, options);

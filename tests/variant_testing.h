@@ -76,8 +76,14 @@ class ConvCase {
   ConvCase& kernel(int64_t k) { return config_.kernel_size = k, *this; }
   ConvCase& stride(int64_t s) { return config_.strides = s, *this; }
   ConvCase& dilation(int64_t d) { return config_.dilation_rate = d, *this; }
+  // (height, width) forms, for layers whose axes differ.
+  ConvCase& kernel(int64_t h, int64_t w) { return config_.kernel_size = Pair(h, w), *this; }
+  ConvCase& stride(int64_t h, int64_t w) { return config_.strides = Pair(h, w), *this; }
+  ConvCase& dilation(int64_t h, int64_t w) { return config_.dilation_rate = Pair(h, w), *this; }
   ConvCase& groups(int64_t g) { return config_.groups = g, *this; }
   ConvCase& valid() { return config_.padding = Padding::valid, *this; }
+  // For a test that loops over both paddings; valid() is the common case's short form.
+  ConvCase& padding(Padding p) { return config_.padding = p, *this; }
   ConvCase& activation(const std::string& a) { return config_.activation = a, *this; }
 
   const Conv2DConfig& config() const { return config_; }
@@ -88,6 +94,10 @@ class ConvCase {
   Problem problem() const { return make_problem(config_, shape()); }
   // The variant automatic selection picks on the CPU.
   std::string chosen() const { return select_variant(problem(), Device::cpu).chosen; }
+  // The case run (under `options`) against the reference: its relative error (run_case).
+  double run(unsigned seed, Device device = Device::cpu, const Options& options = {}) const {
+    return run_case(config_, shape(), seed, device, options);
+  }
 
  private:
   Conv2DConfig config_ = [] {

@@ -43,7 +43,10 @@ class Plan {
   void run(const float* input, float* output, float* workspace = nullptr) const;
   // Zero-copy call on caller device memory: CUdeviceptr values for CUDA, cl_mem handles for
   // OpenCL, on the device the plan runs on. Not for the axis activations, which run on the host.
-  void run_device(uint64_t input, uint64_t output) const;
+  // stream (CUDA only): a CUstream of the plan's device context; the call enqueues its kernels
+  // there and returns without synchronizing, so an engine orders it with its own work. 0: Halide's
+  // stream, synchronized before the call returns. OpenCL calls use Halide's queue and synchronize.
+  void run_device(uint64_t input, uint64_t output, uint64_t stream = 0) const;
 
   const Problem& problem() const;
   // How it runs: the variant, the object, the packing and the rest (Decision::to_text()).
