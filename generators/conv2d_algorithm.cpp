@@ -268,7 +268,10 @@ void Conv2D::generate() {
   } catch (const std::invalid_argument& e) {
     _halide_user_assert(false) << e.what();
   }
-  for (const auto& [isa, values] : isas) {
+  // Not structured bindings: a C++17 lambda cannot capture them.
+  for (const auto& entry : isas) {
+    const std::string& isa = entry.first;
+    const IsaValues& values = entry.second;
     const auto has = [&](const char* name) { return values.count(name) > 0; };
     _halide_user_assert(!has("vector_lanes") || values.at("vector_lanes") == 8 ||
                         values.at("vector_lanes") == 16)
