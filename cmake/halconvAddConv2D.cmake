@@ -54,7 +54,7 @@ function(halconv_add_conv2d)
     string(REGEX REPLACE "\"([0-9]+)\"" "\\1" record "${record}")
   endif ()
   if (NOT COMMAND add_halide_library)
-    find_package(HalideHelpers 14 REQUIRED)
+    find_package(HalideHelpers 21 REQUIRED HINTS "${HALCONV_HALIDE_HELPERS_HINT}")
   endif ()
 
   add_library(${ARG_NAME} INTERFACE)

@@ -58,7 +58,7 @@ class AxisActivation : public Generator<AxisActivation> {
   }
 
   void schedule() {
-    if (auto_schedule) {
+    if (using_autoscheduler()) {
       return;
     }
     const int vec = natural_vector_size<float>();

@@ -7,7 +7,7 @@
 namespace halconv::generators {
 
 void Conv2D::schedule() {
-  if (auto_schedule) {
+  if (using_autoscheduler()) {
     return;
   }
   if (algorithm == Algorithm::Winograd) {

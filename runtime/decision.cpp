@@ -32,8 +32,13 @@ const char* version() { return HALCONV_VERSION_STRING; }
 
 namespace {
 
-constexpr std::pair<const char*, Isa> kIsaNames[] = {
-    {"auto", Isa::automatic}, {"avx512", Isa::avx512}, {"avx2", Isa::avx2}, {"sse41", Isa::sse41}};
+// Best first after auto; isa_rank orders the levels by this table.
+constexpr std::pair<const char*, Isa> kIsaNames[] = {{"auto", Isa::automatic},
+                                                     {"avx512_zen4", Isa::avx512_zen4},
+                                                     {"avx512", Isa::avx512},
+                                                     {"avx2", Isa::avx2},
+                                                     {"sse41", Isa::sse41}};
+constexpr int kIsaCount = sizeof(kIsaNames) / sizeof(kIsaNames[0]);
 
 // The x86 features a CPU target string may name (HALCONV_CPU_TARGETS), as Halide's runtime numbers
 // them; the other tokens name the architecture, OS and build, which every object here shares.
@@ -47,8 +52,19 @@ const std::map<std::string, halide_target_feature_t>& target_features() {
       {"avx512", halide_target_feature_avx512},
       {"avx512_skylake", halide_target_feature_avx512_skylake},
       {"avx512_cannonlake", halide_target_feature_avx512_cannonlake},
-      {"avx512_sapphirerapids", halide_target_feature_avx512_sapphirerapids}};
+      {"avx512_sapphirerapids", halide_target_feature_avx512_sapphirerapids},
+      {"avx512_zen4", halide_target_feature_avx512_zen4}};
   return features;
+}
+
+// Halide's runtime tests avx512_zen4 only by CPU model (Zen 4 and Zen 5), so elsewhere it would
+// pass on any AVX-512 Cannon Lake class CPU; the level's own instructions are tested here.
+bool cpu_has_zen4_level() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512bitalg") &&
+         __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512ifma") &&
+         __builtin_cpu_supports("avx512vbmi");
 }
 
 // Whether this CPU has every feature of a target string, by Halide's own test (the one its
@@ -63,6 +79,7 @@ bool cpu_runs(const std::string& target) {
     const std::string token = target.substr(start, end - start);
     start = end + 1;
     const auto feature = target_features().find(token);
+    if (token == "avx512_zen4" && !cpu_has_zen4_level()) return false;
     if (feature != target_features().end()) {
       bits[feature->second / 64] |= uint64_t{1} << (feature->second % 64);
     } else if (token != "x86" && token != "64" && token != "linux" && token != "no_runtime") {
@@ -74,7 +91,7 @@ bool cpu_runs(const std::string& target) {
 }
 
 int isa_rank(const std::string& isa) {
-  for (int i = 1; i < 4; i++) {
+  for (int i = 1; i < kIsaCount; i++) {
     if (isa == kIsaNames[i].first) return i;
   }
   return 0;
@@ -86,8 +103,9 @@ Isa parse_isa(const std::string& name) {
   for (const auto& [text, isa] : kIsaNames) {
     if (name == text) return isa;
   }
-  throw Error(ErrorKind::invalid_config,
-              "ISA '" + name + "' is not one of auto, avx512, avx2, sse41");
+  std::string names;
+  for (const auto& entry : kIsaNames) names += std::string(names.empty() ? "" : ", ") + entry.first;
+  throw Error(ErrorKind::invalid_config, "ISA '" + name + "' is not one of " + names);
 }
 
 std::string isa_name(Isa isa) {

@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 
+#include "execution.h"
 #include "halconv_axis_activation_cpu.h"
 #include "scratch_pool.h"
 #include "variant_headers.h"
@@ -127,11 +128,22 @@ bool register_variant(const VariantSpec& spec) {
 std::vector<VariantDescription> list_variants() {
   std::vector<VariantDescription> out;
   for (const auto& v : detail::variants()) {
-    out.push_back({v.name, device_name(v.backend), v.targets});
+    VariantDescription d{v.name, device_name(v.backend), v.targets, "", ""};
+    for (const IsaObject* o = v.isa_objects; o != nullptr && o->isa != nullptr; o++) {
+      d.isas += (d.isas.empty() ? "" : ",") + std::string(o->isa);
+    }
+    if (v.isa_objects != nullptr) {
+      try {
+        d.host_isa = detail::cpu_object(v, Isa::automatic).first;
+      } catch (const Error&) {
+        // No object this CPU runs: host_isa stays empty.
+      }
+    }
+    out.push_back(d);
   }
   // Runs on the host for every device, after the convolution's output is on the host.
   out.push_back({"halconv_axis_activation_cpu (softmax, log_softmax, sparsemax, glu stage)", "cpu",
-                 detail::variants().front().targets});
+                 detail::variants().front().targets, "", ""});
   return out;
 }
 

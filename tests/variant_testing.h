@@ -41,8 +41,9 @@ inline std::vector<Isa> host_isas() {
   std::vector<Isa> isas;
   for (const detail::Variant& v : detail::variants()) {
     if (v.backend != Device::cpu || v.isa_objects == nullptr) continue;
-    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::sse41}) {
-      if (detail::cpu_object(v, isa).first == isa_name(isa)) isas.push_back(isa);
+    for (const IsaObject* o = v.isa_objects; o->isa != nullptr; o++) {
+      if (detail::cpu_object(v, parse_isa(o->isa)).first == o->isa)
+        isas.push_back(parse_isa(o->isa));
     }
     break;
   }

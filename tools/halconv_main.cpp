@@ -62,7 +62,8 @@ struct DecisionArgs {
   void add_to(CLI::App* cmd) {
     cmd->add_option("--device", device, "auto (the CPU), cpu, cuda, opencl")->capture_default_str();
     cmd->add_option("--variant", variant, "force a compiled variant (halconv variants)");
-    cmd->add_option("--isa", isa, "the best CPU ISA object to run: auto, avx512, avx2, sse41");
+    cmd->add_option("--isa", isa,
+                    "the best CPU ISA object to run: auto or a level halconv variants lists");
     cmd->add_option("--threads", threads,
                     "Halide worker threads (0: HL_NUM_THREADS or one per core)")
         ->check(CLI::NonNegativeNumber);
@@ -211,12 +212,18 @@ int main(int argc, char** argv) {
       if (variants_json) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& v : halconv::list_variants()) {
-          list.push_back({{"name", v.name}, {"backend", v.backend}, {"targets", v.targets}});
+          list.push_back({{"name", v.name},
+                          {"backend", v.backend},
+                          {"targets", v.targets},
+                          {"isas", v.isas},
+                          {"host_isa", v.host_isa}});
         }
         std::cout << list.dump(2) << "\n";
       } else {
         for (const auto& v : halconv::list_variants()) {
-          std::cout << v.name << "  backend=" << v.backend << "  targets=" << v.targets << "\n";
+          std::cout << v.name << "  backend=" << v.backend;
+          if (!v.isas.empty()) std::cout << "  isas=" << v.isas << "  runs=" << v.host_isa;
+          std::cout << "  targets=" << v.targets << "\n";
         }
       }
     } else if (*devices_cmd) {

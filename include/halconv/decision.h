@@ -14,8 +14,10 @@
 namespace halconv {
 
 // The CPU instruction sets each CPU variant is compiled for, best first after automatic.
-enum class Isa { automatic, avx512, avx2, sse41 };
-// Parses "auto", "avx512", "avx2" or "sse41"; anything else is an Error naming it.
+// CPU levels, best first: avx512_zen4 is AVX-512 with BF16 and VNNI (Zen 4, Zen 5, Sapphire
+// Rapids), avx512 is Skylake-class AVX-512, then AVX2 with FMA, then SSE4.1.
+enum class Isa { automatic, avx512_zen4, avx512, avx2, sse41 };
+// Parses "auto" or a level's name (isa_name); anything else is an Error naming it.
 Isa parse_isa(const std::string& name);
 std::string isa_name(Isa isa);
 
@@ -62,7 +64,7 @@ struct Decision {
   int64_t dilation_phases = 0;
   // Streamed output: rows per band (0: the output is written directly).
   int64_t band_rows = 0;
-  // The object that runs: the CPU ISA (avx512, avx2, sse41), "dispatch" for a registered variant
+  // The object that runs: the CPU ISA (isa_name's names), "dispatch" for a registered variant
   // without per-ISA objects (Halide's dispatch picks), or the device's name.
   std::string isa;
   // The packed weights: `blocks` blocks of `pack` filters each (padding to whole register tiles

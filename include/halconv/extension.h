@@ -21,7 +21,7 @@ using GeneratedConv2DFunction = int(halide_buffer_t* input, halide_buffer_t* ker
                                     int32_t activation, halide_buffer_t* output);
 using GeneratedConv2D = GeneratedConv2DFunction*;
 
-// One ISA's object of a CPU variant: the ISA (avx512, avx2 or sse41), the Halide target it was
+// One ISA's object of a CPU variant: the ISA (isa_name of a halconv::Isa), the Halide target it was
 // compiled for, and its entry point. The runtime picks among a variant's objects itself
 // (Options::isa caps the choice); a spec without them runs Halide's dispatch wrapper.
 struct IsaObject {

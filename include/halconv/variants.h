@@ -13,9 +13,11 @@
 namespace halconv {
 
 struct VariantDescription {
-  std::string name;     // by the grammar of docs/variants.md
-  std::string backend;  // cpu, cuda or opencl
-  std::string targets;  // the ISA targets compiled into it, dispatched at run time
+  std::string name;      // by the grammar of docs/variants.md
+  std::string backend;   // cpu, cuda or opencl
+  std::string targets;   // the ISA targets compiled into it, dispatched at run time
+  std::string isas;      // CPU: its objects' levels (isa_name), best first, comma-separated
+  std::string host_isa;  // CPU: the best of them this CPU runs (empty: none, or not a CPU variant)
 };
 
 struct Selection {

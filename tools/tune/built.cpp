@@ -55,7 +55,7 @@ BuiltCandidate::BuiltCandidate(const VariantInfo& v, const Candidate& cand,
       HALCONV_GENERATOR,          "-g", "conv2d", "-f", name_, "-e", "object", "-o", work_dir,
       "target=" + aot.to_string()};
   for (const auto& [key, value] : params.generator) {
-    generate.push_back(key + "=" + value.string_value);
+    generate.push_back(key + "=" + value);
   }
   const std::string object = work_dir + "/" + name_ + ".o";
   const std::string library = work_dir + "/" + name_ + ".so";

@@ -22,13 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Halide 14 keeps GeneratorBase::build_pipeline() protected, and it is the one way to get a JIT
-// pipeline from a registered generator after set_inputs(); a using-declaration exposes it.
-struct PipelineAccess : Halide::Internal::GeneratorBase {
-  using GeneratorBase::build_pipeline;
-  static auto build() { return &PipelineAccess::build_pipeline; }
-};
-
 // A Halide task's nested parallel loops, run in the calling thread: what they amount to in the
 // runtime's streamed calls, whose bands keep every thread busy.
 int run_tasks_serially(Halide::JITUserContext* context,
@@ -151,8 +144,8 @@ CompiledCandidate::CompiledCandidate(const VariantInfo& v, const Candidate& cand
   run_ms();  // warm-up
 }
 
-CompiledCandidate::Instance CompiledCandidate::compile(
-    const Halide::Internal::GeneratorParamsMap& params, const Halide::Buffer<float>& input) const {
+CompiledCandidate::Instance CompiledCandidate::compile(const Halide::GeneratorParamsMap& params,
+                                                       const Halide::Buffer<float>& input) const {
   const halconv::Problem& p = problem_;
   Instance instance;
   instance.scalars.resize(9);
@@ -162,10 +155,13 @@ CompiledCandidate::Instance CompiledCandidate::compile(
   for (int i = 0; i < 9; i++) instance.scalars[i].set(static_cast<int32_t>(values[i]));
   auto gen =
       Halide::Internal::GeneratorRegistry::create("conv2d", Halide::GeneratorContext(target_));
-  gen->set_generator_param_values(params);
+  for (const auto& [name, value] : params) gen->set_generatorparam_value(name, value);
+  // Inputs bound to JIT buffers and Params: GeneratorBase's typed binding (every registered
+  // generator is one).
+  auto& base = dynamic_cast<Halide::Internal::GeneratorBase&>(*gen);
   const auto& s = instance.scalars;
-  gen->set_inputs(input, kernel_, bias_, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
-  instance.pipeline = (gen.get()->*PipelineAccess::build())();
+  base.set_inputs(input, kernel_, bias_, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
+  instance.pipeline = gen->build_pipeline();
   instance.pipeline.compile_jit(target_);
   instance.generator = std::move(gen);
   return instance;

@@ -21,7 +21,7 @@ namespace halconv::tune {
 // fixed_pack: the packing the candidate keeps (AVX-512 mode: the common file's; a wider channel
 // tile spans several packed blocks, a row tile takes its own rows), else none: its own.
 struct CandidateParams {
-  Halide::Internal::GeneratorParamsMap generator;
+  Halide::GeneratorParamsMap generator;
   halconv::VariantSpec spec;
   // The weights' packing its tiles read (generators/weight_packing.h): filters per block, and the
   // multiple the packed filter count is padded to.
@@ -47,7 +47,7 @@ class CompiledCandidate {
 
  private:
   struct Instance {
-    std::unique_ptr<Halide::Internal::GeneratorBase> generator;
+    Halide::Internal::AbstractGeneratorPtr generator;
     // stride_w, stride_h, dilation_w, dilation_h, pad_top, pad_left, groups, filters, activation:
     // Params, not constants: the AOT variants see run-time values, and constants would let the
     // JIT fold what they cannot (measured: up to 4x faster on few-channel shapes).
@@ -59,7 +59,7 @@ class CompiledCandidate {
     halconv::detail::AlignedFloats band;
   };
   static constexpr int kPadTop = 4;  // its scalar's index
-  Instance compile(const Halide::Internal::GeneratorParamsMap& params,
+  Instance compile(const Halide::GeneratorParamsMap& params,
                    const Halide::Buffer<float>& input) const;
   void run_band(Instance& instance, int64_t index) const;
 
