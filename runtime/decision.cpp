@@ -82,7 +82,8 @@ bool cpu_runs(const std::string& target) {
     if (token == "avx512_zen4" && !cpu_has_zen4_level()) return false;
     if (feature != target_features().end()) {
       bits[feature->second / 64] |= uint64_t{1} << (feature->second % 64);
-    } else if (token != "x86" && token != "64" && token != "linux" && token != "no_runtime") {
+    } else if (token != "x86" && token != "64" && token != "linux" && token != "no_runtime" &&
+               token != "enable_llvm_loop_opt") {
       throw Error(ErrorKind::internal, "CPU target '" + target + "' names feature '" + token +
                                            "', which halconv cannot test the CPU for");
     }

@@ -4,14 +4,15 @@
 set -euo pipefail
 build="$1"
 source="$2"
+cmake="${3:-cmake}"  # the CMake that configured halconv (Halide 21 needs 3.28 or newer)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
+"$cmake" --install "$build" --prefix "$work/prefix" >/dev/null
 for example in plain engine custom_variant; do
   echo "== $example"
-  cmake -S "$source/examples/$example" -B "$work/$example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  "$cmake" -S "$source/examples/$example" -B "$work/$example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
-  cmake --build "$work/$example" >/dev/null
+  "$cmake" --build "$work/$example" >/dev/null
   "$work/$example/$example"
 done
 echo "== pkg-config"
