@@ -60,11 +60,14 @@ const std::map<std::string, halide_target_feature_t>& target_features() {
 // Halide's runtime tests avx512_zen4 only by CPU model (Zen 4 and Zen 5), so elsewhere it would
 // pass on any AVX-512 Cannon Lake class CPU; the level's own instructions are tested here.
 bool cpu_has_zen4_level() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni") &&
-         __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512bitalg") &&
-         __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512ifma") &&
-         __builtin_cpu_supports("avx512vbmi");
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512bitalg") &&
+           __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512ifma") &&
+           __builtin_cpu_supports("avx512vbmi");
+  }();
+  return has;
 }
 
 // Whether this CPU has every feature of a target string, by Halide's own test (the one its

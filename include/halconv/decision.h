@@ -13,9 +13,9 @@
 
 namespace halconv {
 
-// The CPU instruction sets each CPU variant is compiled for, best first after automatic.
-// CPU levels, best first: avx512_zen4 is AVX-512 with BF16 and VNNI (Zen 4, Zen 5, Sapphire
-// Rapids), avx512 is Skylake-class AVX-512, then AVX2 with FMA, then SSE4.1.
+// The CPU levels each CPU variant is compiled for, best first after automatic: avx512_zen4 is
+// AVX-512 with BF16 and VNNI (Zen 4, Zen 5, Sapphire Rapids), avx512 is Skylake-class AVX-512, then
+// AVX2 with FMA, then SSE4.1.
 enum class Isa { automatic, avx512_zen4, avx512, avx2, sse41 };
 // Parses "auto" or a level's name (isa_name); anything else is an Error naming it.
 Isa parse_isa(const std::string& name);
