@@ -70,30 +70,6 @@ bool cpu_has_zen4_level() {
   return has;
 }
 
-// Whether this CPU has every feature of a target string, by Halide's own test (the one its
-// dispatch wrappers make).
-bool cpu_runs(const std::string& target) {
-  constexpr int kWords = (halide_target_feature_end + 63) / 64;
-  uint64_t bits[kWords] = {};
-  size_t start = 0;
-  while (start <= target.size()) {
-    size_t end = target.find('-', start);
-    if (end == std::string::npos) end = target.size();
-    const std::string token = target.substr(start, end - start);
-    start = end + 1;
-    const auto feature = target_features().find(token);
-    if (token == "avx512_zen4" && !cpu_has_zen4_level()) return false;
-    if (feature != target_features().end()) {
-      bits[feature->second / 64] |= uint64_t{1} << (feature->second % 64);
-    } else if (token != "x86" && token != "64" && token != "linux" && token != "no_runtime" &&
-               token != "enable_llvm_loop_opt") {
-      throw Error(ErrorKind::internal, "CPU target '" + target + "' names feature '" + token +
-                                           "', which halconv cannot test the CPU for");
-    }
-  }
-  return halide_default_can_use_target_features(kWords, bits) != 0;
-}
-
 int isa_rank(const std::string& isa) {
   for (int i = 1; i < kIsaCount; i++) {
     if (isa == kIsaNames[i].first) return i;
@@ -151,6 +127,29 @@ Options Options::from_environment() {
 }
 
 namespace detail {
+
+// Halide's own test, the one its dispatch wrappers make.
+bool cpu_runs(const std::string& target) {
+  constexpr int kWords = (halide_target_feature_end + 63) / 64;
+  uint64_t bits[kWords] = {};
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t end = target.find('-', start);
+    if (end == std::string::npos) end = target.size();
+    const std::string token = target.substr(start, end - start);
+    start = end + 1;
+    const auto feature = target_features().find(token);
+    if (token == "avx512_zen4" && !cpu_has_zen4_level()) return false;
+    if (feature != target_features().end()) {
+      bits[feature->second / 64] |= uint64_t{1} << (feature->second % 64);
+    } else if (token != "x86" && token != "64" && token != "linux" && token != "no_runtime" &&
+               token != "enable_llvm_loop_opt") {
+      throw Error(ErrorKind::internal, "CPU target '" + target + "' names feature '" + token +
+                                           "', which halconv cannot test the CPU for");
+    }
+  }
+  return halide_default_can_use_target_features(kWords, bits) != 0;
+}
 
 std::pair<std::string, GeneratedConv2D> cpu_object(const Variant& v, Isa cap) {
   if (v.isa_objects == nullptr) return {"dispatch", v.function};

@@ -22,4 +22,9 @@ Execution decide_execution(const Problem& problem, Device device, const Options&
 // v.function) for a variant registered without per-ISA objects.
 std::pair<std::string, GeneratedConv2D> cpu_object(const Variant& v, Isa cap);
 
+// Whether this CPU has every feature of a build's CPU target string, by Halide's own test; tokens
+// that name no CPU feature (enable_llvm_loop_opt, no_runtime) do not count. The tuner picks its
+// target by it too.
+bool cpu_runs(const std::string& target);
+
 }  // namespace halconv::detail

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "execution.h"
 #include "streamed_band.h"
 #include "variant_rules.h"
 #include "weight_packing.h"
@@ -223,17 +224,13 @@ double relative_time(CompiledCandidate& reference, const VariantInfo& v, const C
 
 Halide::Target tuning_target() {
   if (std::getenv("HL_JIT_TARGET")) return Halide::get_jit_target_from_environment();
-  const Halide::Target host = Halide::get_host_target();
+  // The runtime's own choice among the build's targets, so the JIT compiles what ships (a feature
+  // comparison with the host target would reject enable_llvm_loop_opt, which no CPU reports).
   std::stringstream targets(HALCONV_CPU_TARGETS);
   std::string name;
   while (std::getline(targets, name, ',')) {
-    const Halide::Target candidate(name);
-    bool host_has_all = true;
-    for (int f = 0; f < Halide::Target::FeatureEnd; f++) {
-      const auto feature = static_cast<Halide::Target::Feature>(f);
-      host_has_all = host_has_all && (!candidate.has_feature(feature) || host.has_feature(feature));
-    }
-    if (host_has_all) return candidate.with_feature(Halide::Target::JIT);
+    if (halconv::detail::cpu_runs(name))
+      return Halide::Target(name).with_feature(Halide::Target::JIT);
   }
   return Halide::get_jit_target_from_environment();
 }

@@ -83,8 +83,8 @@ double relative_time(CompiledCandidate& reference, const VariantInfo& v, const C
                      const Halide::Target& target);
 
 // The JIT target: the build's CPU object that Halide's dispatch runs on this host (the first of
-// the build's CPU targets, best first, whose features the host has), so candidates compile as
-// that object does (the host's own target may add features, e.g. avx512_sapphirerapids).
+// the build's CPU targets, best first, that the runtime finds this CPU runs), so candidates
+// compile as that object does, with its flags (the host's own target differs).
 // HL_JIT_TARGET overrides.
 Halide::Target tuning_target();
 
