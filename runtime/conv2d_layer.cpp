@@ -142,6 +142,15 @@ std::string Conv2D::explain(const Shape& input_shape) const {
   return decide(input_shape).to_text();
 }
 
+std::vector<Decision> Conv2D::decisions(const Shape& input_shape) const {
+  return {decide(input_shape)};
+}
+
+std::vector<std::string> Conv2D::weight_names() const {
+  if (impl_->config.use_bias) return {"kernel", "bias"};
+  return {"kernel"};
+}
+
 void Conv2D::set_device(Device device) {
   resolve_device(device);  // an absent device is an error now, not at the first call
   std::lock_guard<std::mutex> lock(impl_->mutex);

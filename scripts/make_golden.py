@@ -37,12 +37,14 @@ def nonzero_uniform(rng, shape):
     return (magnitude * rng.choice([-1.0, 1.0], shape)).astype(np.float32)
 
 
-def write_case(name, input_shape, rng, **kwargs):
-    layer = keras.layers.Conv2D(**kwargs)
+def run_keras(layer_class, input_shape, rng, **kwargs):
+    """The layer, random nonzero input and weights, and Keras' output: (layer, x, weights, y).
+    A channels_first layer runs as described above."""
+    layer = layer_class(**kwargs)
     channels_first = kwargs.get("data_format") == "channels_first"
     x = nonzero_uniform(rng, input_shape)
     nhwc_kwargs = dict(kwargs, data_format="channels_last", activation="linear")
-    runner = keras.layers.Conv2D(**nhwc_kwargs) if channels_first else layer
+    runner = layer_class(**nhwc_kwargs) if channels_first else layer
     x_nhwc = np.transpose(x, (0, 2, 3, 1)) if channels_first else x
     runner.build(x_nhwc.shape)
     weights = [nonzero_uniform(rng, w.shape) for w in runner.get_weights()]
@@ -52,6 +54,11 @@ def write_case(name, input_shape, rng, **kwargs):
         y = np.asarray(keras.activations.get(kwargs.get("activation", "linear"))(conv))
     else:
         y = np.asarray(layer(x))
+    return layer, x, weights, y
+
+
+def write_case(name, input_shape, rng, **kwargs):
+    layer, x, weights, y = run_keras(keras.layers.Conv2D, input_shape, rng, **kwargs)
     folder = os.path.join(OUT, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:

@@ -153,7 +153,7 @@ TEST(Errors, ConfigJson) {
   expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "strides": [1]})"); },
                "'strides'");
   expect_error([] { parse_config_json(R"({"class_name": "Dense", "config": {"filters": 8}})"); },
-               "class_name must be Conv2D, got 'Dense'");
+               "class_name 'Dense' is not a layer halconv runs");
   expect_error([] { parse_config_json(R"({"filters": 8, "kernel_size": 3, "padding": 1})"); },
                "'padding' must be a string");
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "golden_testing.h"
 #include "halconv/halconv.h"
 #include "variant_testing.h"
 
@@ -16,12 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::read_text;
 
 double golden_error(const Tensor& out, const Tensor& expected) {
   if (out.shape != expected.shape) return INFINITY;
@@ -32,15 +28,6 @@ double golden_error(const Tensor& out, const Tensor& expected) {
     max_ref = std::max(max_ref, std::abs(double(expected.data[i])));
   }
   return max_ref > 0 ? max_diff / max_ref : max_diff;
-}
-
-std::vector<fs::path> golden_cases() {
-  std::vector<fs::path> cases;
-  for (const auto& entry : fs::directory_iterator(HALCONV_GOLDEN_DIR)) {
-    if (entry.is_directory()) cases.push_back(entry.path());
-  }
-  std::sort(cases.begin(), cases.end());
-  return cases;
 }
 
 Tensor run_layer(const fs::path& dir, Device device = Device::cpu, const Options& options = {}) {
@@ -110,7 +97,8 @@ TEST_P(Golden, CliMatchesKeras) {
   fs::remove(out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Keras3, Golden, ::testing::ValuesIn(golden_cases()),
+INSTANTIATE_TEST_SUITE_P(Keras3, Golden,
+                         ::testing::ValuesIn(testing::golden_cases(HALCONV_GOLDEN_DIR)),
                          [](const auto& info) { return info.param.filename().string(); });
 
 // Invalid runs: exit status 1 (bad input) or 2 (usage), a message, and no output file.

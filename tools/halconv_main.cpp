@@ -1,10 +1,11 @@
-// The halconv command-line program: run a Keras Conv2D config on .npy files, explain the variant
-// choice, list the compiled variants. A thin layer over halconv::Conv2D; the HALCONV_* variables
-// are read once (Options::from_environment) and the flags override them. Exit codes: 0 ok, 1 bad
-// input or run-time failure, 2 usage.
+// The halconv command-line program: run a Keras conv layer's config (Conv2D, DepthwiseConv2D,
+// SeparableConv2D) on .npy files, explain the variant choice, list the compiled variants. A thin
+// layer over halconv::Layer; the HALCONV_* variables are read once (Options::from_environment)
+// and the flags override them. Exit codes: 0 ok, 1 bad input or run-time failure, 2 usage.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,12 +25,6 @@ std::string read_text(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-halconv::Conv2DConfig load_config(const std::string& path, bool keras2_hard_sigmoid) {
-  halconv::Conv2DConfig config = halconv::parse_config_json(read_text(path));
-  config.keras2_hard_sigmoid = keras2_hard_sigmoid;
-  return config;
 }
 
 halconv::Shape parse_shape(const std::string& text) {
@@ -81,42 +76,77 @@ struct DecisionArgs {
 };
 
 struct RunArgs {
-  std::string config, input, kernel, bias, output;
+  std::string config, input, output;
+  // A weight file per weight name a layer class lists (Layer::weight_names()), by flag.
+  std::string kernel, depthwise_kernel, pointwise_kernel, bias;
   bool keras2_hard_sigmoid = false, time = false;
   DecisionArgs decision;
+
+  std::vector<std::pair<std::string, const std::string*>> weight_flags() const {
+    return {{"kernel", &kernel},
+            {"depthwise_kernel", &depthwise_kernel},
+            {"pointwise_kernel", &pointwise_kernel},
+            {"bias", &bias}};
+  }
 };
 
-// The layer of a config file, with the CLI's options and device.
-halconv::Conv2D load_layer(const std::string& path, bool keras2_hard_sigmoid,
-                           const DecisionArgs& args) {
-  halconv::Conv2D layer(load_config(path, keras2_hard_sigmoid));
-  layer.set_device(halconv::parse_device(args.device));
-  layer.set_options(args.options());
+// "depthwise_kernel" -> "--depthwise-kernel".
+std::string flag_of(std::string weight) {
+  std::replace(weight.begin(), weight.end(), '_', '-');
+  return "--" + weight;
+}
+
+// The layer of a config file (Conv2D, DepthwiseConv2D or SeparableConv2D, by its class_name),
+// with the CLI's options and device.
+std::unique_ptr<halconv::Layer> load_layer(const std::string& path, bool keras2_hard_sigmoid,
+                                           const DecisionArgs& args) {
+  std::unique_ptr<halconv::Layer> layer =
+      halconv::layer_from_config(read_text(path), keras2_hard_sigmoid);
+  layer->set_device(halconv::parse_device(args.device));
+  layer->set_options(args.options());
   return layer;
 }
 
 void run(const RunArgs& args) {
-  halconv::Conv2D layer = load_layer(args.config, args.keras2_hard_sigmoid, args.decision);
-  const halconv::Tensor input = halconv::read_npy(args.input);
-  std::vector<halconv::Tensor> weights = {halconv::read_npy(args.kernel)};
-  if (layer.config().use_bias) {
-    if (args.bias.empty()) {
-      throw halconv::Error(halconv::ErrorKind::invalid_input,
-                           "use_bias is true, so --bias is required");
+  std::unique_ptr<halconv::Layer> layer =
+      load_layer(args.config, args.keras2_hard_sigmoid, args.decision);
+  const std::vector<std::string> names = layer->weight_names();
+  // Missing weights first (the likelier mistake), then flags this class has no weight for.
+  for (bool missing : {true, false}) {
+    for (const auto& [name, file] : args.weight_flags()) {
+      const bool needed = std::find(names.begin(), names.end(), name) != names.end();
+      if (missing && needed && file->empty()) {
+        throw halconv::Error(halconv::ErrorKind::invalid_input,
+                             name == "bias"
+                                 ? "use_bias is true, so --bias is required"
+                                 : "a " + layer->class_name() + " config needs " + flag_of(name));
+      }
+      if (!missing && !needed && !file->empty()) {
+        throw halconv::Error(halconv::ErrorKind::invalid_input,
+                             name == "bias" ? "--bias was given but the config has use_bias false"
+                                            : flag_of(name) + " was given but a " +
+                                                  layer->class_name() + " has no " + name);
+      }
     }
-    weights.push_back(halconv::read_npy(args.bias));
-  } else if (!args.bias.empty()) {
-    throw halconv::Error(halconv::ErrorKind::invalid_input,
-                         "--bias was given but the config has use_bias false");
   }
-  layer.set_weights(weights);
-  const halconv::Decision decision = layer.decide(input.shape);
+  const halconv::Tensor input = halconv::read_npy(args.input);
+  std::vector<halconv::Tensor> weights;
+  for (const std::string& name : names) {
+    for (const auto& [flag_name, file] : args.weight_flags()) {
+      if (flag_name == name) weights.push_back(halconv::read_npy(*file));
+    }
+  }
+  layer->set_weights(weights);
+  const std::vector<halconv::Decision> decisions = layer->decisions(input.shape);
   const auto start = std::chrono::steady_clock::now();
-  const halconv::Tensor output = layer(input);
+  const halconv::Tensor output = (*layer)(input);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   halconv::write_npy(args.output, output);
-  std::cout << "ran " << decision.variant << " (" << decision.isa << ")";
+  std::cout << "ran";
+  for (size_t i = 0; i < decisions.size(); i++) {
+    std::cout << (i ? " then " : " ") << decisions[i].variant << " (" << decisions[i].isa << ")";
+  }
   if (args.time) std::cout << " in " << ms << " ms, packing and planning included";
   std::cout << "\n";
 }
@@ -131,13 +161,23 @@ int main(int argc, char** argv) {
   app.add_flag("--version", show_version, "print the version and exit");
 
   RunArgs run_args;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a Conv2D config on .npy tensors");
-  run_cmd->add_option("--config", run_args.config, "Keras Conv2D get_config() JSON")->required();
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a conv layer config on .npy tensors");
+  run_cmd
+      ->add_option("--config", run_args.config,
+                   "Keras get_config() JSON of a Conv2D, DepthwiseConv2D or SeparableConv2D")
+      ->required();
   run_cmd->add_option("--input", run_args.input, "input .npy in the config's data_format")
       ->required();
-  run_cmd->add_option("--kernel", run_args.kernel, "kernel .npy, (kh, kw, in/groups, filters)")
-      ->required();
-  run_cmd->add_option("--bias", run_args.bias, "bias .npy, (filters,); needed when use_bias");
+  run_cmd->add_option("--kernel", run_args.kernel,
+                      "kernel .npy: Conv2D (kh, kw, in/groups, filters), DepthwiseConv2D "
+                      "(kh, kw, in, depth_multiplier)");
+  run_cmd->add_option("--depthwise-kernel", run_args.depthwise_kernel,
+                      "SeparableConv2D: depthwise kernel .npy, (kh, kw, in, depth_multiplier)");
+  run_cmd->add_option("--pointwise-kernel", run_args.pointwise_kernel,
+                      "SeparableConv2D: pointwise kernel .npy, (1, 1, in * depth_multiplier, "
+                      "filters)");
+  run_cmd->add_option("--bias", run_args.bias,
+                      "bias .npy, (output channels,); needed when use_bias");
   run_cmd->add_option("--output", run_args.output, "output .npy (float32)")->required();
   run_cmd->add_flag("--keras2-hard-sigmoid", run_args.keras2_hard_sigmoid,
                     "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1)");
@@ -151,7 +191,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("explain",
                          "Show how a problem runs: variant, object, packing, and why "
                          "better variants declined");
-  explain_cmd->add_option("--config", explain_config, "Keras Conv2D get_config() JSON")->required();
+  explain_cmd->add_option("--config", explain_config, "Keras layer get_config() JSON")->required();
   auto* shape_opt = explain_cmd->add_option("--input-shape", explain_shape, "N,H,W,C or N,C,H,W");
   auto* input_opt = explain_cmd->add_option("--input", explain_input, "an input .npy (its shape)");
   shape_opt->excludes(input_opt);
@@ -205,9 +245,19 @@ int main(int argc, char** argv) {
       }
       const halconv::Shape shape = explain_input.empty() ? parse_shape(explain_shape)
                                                          : halconv::read_npy(explain_input).shape;
-      const halconv::Conv2D layer = load_layer(explain_config, explain_keras2, explain_args);
-      const halconv::Decision decision = layer.decide(shape);
-      std::cout << (explain_json ? decision.to_json() + "\n" : decision.to_text());
+      const std::unique_ptr<halconv::Layer> layer =
+          load_layer(explain_config, explain_keras2, explain_args);
+      if (explain_json) {
+        // One decision object for a single convolution, an array for a separable layer's two.
+        const std::vector<halconv::Decision> decisions = layer->decisions(shape);
+        std::string text = decisions.size() == 1 ? decisions[0].to_json() : "[";
+        for (size_t i = 0; decisions.size() > 1 && i < decisions.size(); i++) {
+          text += (i ? "," : "") + decisions[i].to_json();
+        }
+        std::cout << text << (decisions.size() > 1 ? "]" : "") << "\n";
+      } else {
+        std::cout << layer->explain(shape);
+      }
     } else if (*variants_cmd) {
       if (variants_json) {
         nlohmann::json list = nlohmann::json::array();

@@ -1,16 +1,18 @@
-// libFuzzer target: the Keras config reader and Problem validation on arbitrary text.
+// libFuzzer target: the Keras config readers (through the layer factory, which dispatches on
+// class_name to Conv2D, DepthwiseConv2D and SeparableConv2D) and shape validation on arbitrary
+// text.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "halconv/io.h"
+#include "halconv/halconv.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const halconv::Conv2DConfig config =
-        halconv::parse_config_json(std::string(reinterpret_cast<const char*>(data), size));
-    halconv::make_problem(config, {1, 9, 7, 4});
-    halconv::config_to_json(config);
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    const std::unique_ptr<halconv::Layer> layer = halconv::layer_from_config(text);
+    layer->compute_output_shape({1, 9, 7, 4});
+    layer->get_config();
   } catch (const halconv::Error&) {
   }
   return 0;
