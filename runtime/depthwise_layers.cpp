@@ -1,4 +1,5 @@
 // DepthwiseConv2D and SeparableConv2D over Conv2D steps, and the layer factory.
+#include <cstdint>
 #include <mutex>
 #include <optional>
 
@@ -15,6 +16,11 @@ void require_multiplier(int64_t depth_multiplier) {
     throw Error(ErrorKind::invalid_config,
                 "depth_multiplier must be positive, got " + std::to_string(depth_multiplier));
   }
+  if (depth_multiplier > INT32_MAX) {
+    throw Error(ErrorKind::unsupported, "depth_multiplier " + std::to_string(depth_multiplier) +
+                                            " exceeds the supported maximum " +
+                                            std::to_string(INT32_MAX));
+  }
 }
 
 // The channel count of a rank-4 input shape in `format`.
@@ -24,6 +30,23 @@ int64_t input_channels(const Shape& input_shape, DataFormat format) {
                                               shape_to_string(input_shape));
   }
   return format == DataFormat::channels_last ? input_shape[3] : input_shape[1];
+}
+
+// in_channels * depth_multiplier, the depthwise step's output channels, within halconv's 2^31-1
+// size limit (checked before multiplying: the input shape is not validated yet).
+int64_t depthwise_channels(int64_t in_channels, int64_t depth_multiplier) {
+  require_multiplier(depth_multiplier);
+  if (in_channels <= 0) {
+    throw Error(ErrorKind::invalid_input,
+                "input channels must be positive, got " + std::to_string(in_channels));
+  }
+  if (in_channels > INT32_MAX / depth_multiplier) {
+    throw Error(ErrorKind::unsupported,
+                "input channels " + std::to_string(in_channels) + " times depth_multiplier " +
+                    std::to_string(depth_multiplier) + " exceeds the supported maximum " +
+                    std::to_string(INT32_MAX));
+  }
+  return in_channels * depth_multiplier;
 }
 
 Tensor reshaped(const Tensor& t, Shape shape) { return Tensor(std::move(shape), t.data); }
@@ -136,10 +159,9 @@ std::string joined_explanations(const std::vector<std::string>& titles,
 }  // namespace
 
 Conv2DConfig depthwise_as_conv2d(const DepthwiseConv2DConfig& d, int64_t in_channels) {
-  require_multiplier(d.depth_multiplier);
   Conv2DConfig c;
   c.name = d.name;
-  c.filters = in_channels * d.depth_multiplier;
+  c.filters = depthwise_channels(in_channels, d.depth_multiplier);
   c.kernel_size = d.kernel_size;
   c.strides = d.strides;
   c.padding = d.padding;
@@ -203,8 +225,9 @@ struct DepthwiseConv2D::Impl {
 
   // kernel (kh, kw, C, m) and bias as Keras holds them.
   void install(int64_t c, const Tensor& kernel, const Tensor* bias) {
-    std::vector<Tensor> weights = {reshaped(
-        kernel, {config.kernel_size.h, config.kernel_size.w, 1, c * config.depth_multiplier})};
+    std::vector<Tensor> weights = {
+        reshaped(kernel, {config.kernel_size.h, config.kernel_size.w, 1,
+                          depthwise_channels(c, config.depth_multiplier)})};
     if (bias) weights.push_back(*bias);
     state.install(c, {depthwise_as_conv2d(config, c)}, {weights});
   }
@@ -216,7 +239,7 @@ struct DepthwiseConv2D::Impl {
                         detail::initialize(config.depthwise_initializer, kernel_shape));
     std::optional<Tensor> bias;
     if (config.use_bias) {
-      const Shape bias_shape = {c * config.depth_multiplier};
+      const Shape bias_shape = {depthwise_channels(c, config.depth_multiplier)};
       bias = Tensor(bias_shape, detail::initialize(config.bias_initializer, bias_shape));
     }
     install(c, kernel, bias ? &*bias : nullptr);
@@ -261,7 +284,8 @@ void DepthwiseConv2D::set_weights(const std::vector<Tensor>& weights) {
   require_weight_count(weights, weight_names());
   const int64_t c =
       depthwise_kernel_channels(weights[0], config.kernel_size, config.depth_multiplier, "kernel");
-  if (config.use_bias && weights[1].shape != Shape{c * config.depth_multiplier}) {
+  if (config.use_bias &&
+      weights[1].shape != Shape{depthwise_channels(c, config.depth_multiplier)}) {
     throw Error(ErrorKind::invalid_input, "bias shape " + shape_to_string(weights[1].shape) +
                                               " does not match " + std::to_string(c) +
                                               " input channels times depth_multiplier " +
@@ -330,7 +354,7 @@ struct SeparableConv2D::Impl {
     if (bias) pointwise_weights.push_back(*bias);
     state.install(c, {separable_depthwise_step(config, c), separable_pointwise_step(config)},
                   {{reshaped(depthwise, {config.kernel_size.h, config.kernel_size.w, 1,
-                                         c * config.depth_multiplier})},
+                                         depthwise_channels(c, config.depth_multiplier)})},
                    pointwise_weights});
   }
   void build(const Shape& input_shape) {
@@ -393,7 +417,8 @@ void SeparableConv2D::set_weights(const std::vector<Tensor>& weights) {
   require_weight_count(weights, weight_names());
   const int64_t c = depthwise_kernel_channels(weights[0], config.kernel_size,
                                               config.depth_multiplier, "depthwise_kernel");
-  const Shape pointwise_shape = {1, 1, c * config.depth_multiplier, config.filters};
+  const Shape pointwise_shape = {1, 1, depthwise_channels(c, config.depth_multiplier),
+                                 config.filters};
   if (weights[1].shape != pointwise_shape) {
     throw Error(ErrorKind::invalid_input, "pointwise_kernel shape " +
                                               shape_to_string(weights[1].shape) +

@@ -293,6 +293,21 @@ TEST(Layers, BadConfigsAndWeightsNameTheValue) {
             }).find("must be DepthwiseConv2D"),
             std::string::npos);
 
+  // Sizes past 2^31-1 are refused before any multiplication could overflow.
+  EXPECT_NE(error_of([] {
+              parse_depthwise_config_json(
+                  R"({"kernel_size": 3, "depth_multiplier": 9000000000000000000})");
+            }).find("depth_multiplier 9000000000000000000 exceeds"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              DepthwiseConv2D(3, 1, "same", INT32_MAX).compute_output_shape({1, 5, 5, 4});
+            }).find("times depth_multiplier 2147483647 exceeds"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              SeparableConv2D(4, 3).compute_output_shape({1, 5, 5, int64_t{1} << 62});
+            }).find("input channels 4611686018427387904"),
+            std::string::npos);
+
   DepthwiseConv2D depthwise(3, 1, "same", 2);
   EXPECT_NE(error_of([&] {
               depthwise.set_weights({Tensor({3, 3, 8, 1}), Tensor({8})});
