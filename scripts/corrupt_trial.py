@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Feeds corrupted .npy files and configs to `halconv run` and checks every failure is clean:
-exit status 1..127, a message on stderr, and no output file. Standard library only.
+exit status 1..127, a message on stderr, and no output file. Every fifth case is a Keras model
+file instead (`run --model`): tests/models/tiny.keras truncated or with bytes flipped anywhere (the
+archive's CRC-32 guards its entries), or a .h5 model truncated (libhdf5 is not hardened against
+flipped bytes: docs/models.md). Standard library only.
 
 usage: scripts/corrupt_trial.py [--cli build/release/halconv] [--cases 2000] [--seed 1]
 """
@@ -57,6 +60,44 @@ def mutate_config(rng, config):
     return text
 
 
+def judge(cmd, out, tmp, counts, what):
+    """Runs cmd and counts it as ran, clean_error or bad."""
+    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
+    exists = os.path.exists(out)
+    leftovers = [n for n in os.listdir(tmp) if ".tmp." in n]
+    if r.returncode == 0 and exists and not leftovers:
+        counts["ran"] += 1
+    elif 1 <= r.returncode <= 127 and r.stderr.strip() and not exists and not leftovers:
+        counts["clean_error"] += 1
+    else:
+        counts["bad"] += 1
+        print("BAD:", r.returncode, what, r.stderr.strip()[:200])
+    if exists:
+        os.remove(out)
+
+
+def model_case(rng, cli, tmp, counts):
+    models = os.path.join(ROOT, "tests", "models")
+    name = rng.choice(["tiny.keras", "tiny.keras", "tiny.h5"])
+    with open(os.path.join(models, name), "rb") as f:
+        data = bytearray(f.read())
+    if name.endswith(".h5") or rng.random() < 0.3:
+        data = data[: rng.randrange(len(data))]
+    else:
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    mutated = os.path.join(tmp, "mutated_" + name)
+    with open(mutated, "wb") as f:
+        f.write(bytes(data))
+    layer = rng.choice(["c1", "dw", "inner/sep", "c2", "c3", "dw5"])
+    out = os.path.join(tmp, "out.npy")
+    layer_input = os.path.join(models, "tiny.layers", layer.replace("/", "__") + ".input.npy")
+    if not os.path.exists(layer_input):  # "c2" is inner/c2's last part
+        layer_input = os.path.join(models, "tiny.layers", "inner__" + layer + ".input.npy")
+    judge([cli, "run", "--model", mutated, "--layer", layer, "--input", layer_input,
+           "--output", out], out, tmp, counts, name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "release", "halconv"))
@@ -69,6 +110,9 @@ def main():
     counts = {"ran": 0, "clean_error": 0, "bad": 0}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.cases):
+            if i % 5 == 4:
+                model_case(rng, args.cli, tmp, counts)
+                continue
             case = os.path.join(golden, rng.choice(cases))
             files = {n: os.path.join(case, n) for n in ["config.json", "input.npy", "kernel.npy", "bias.npy"]}
             target = rng.choice(["config.json", "input.npy", "kernel.npy", "bias.npy"])
@@ -89,18 +133,7 @@ def main():
                    "--kernel", files["kernel.npy"], "--output", out]
             if os.path.exists(files["bias.npy"]):
                 cmd += ["--bias", files["bias.npy"]]
-            r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
-            exists = os.path.exists(out)
-            leftovers = [n for n in os.listdir(tmp) if ".tmp." in n]
-            if r.returncode == 0 and exists and not leftovers:
-                counts["ran"] += 1
-            elif 1 <= r.returncode <= 127 and r.stderr.strip() and not exists and not leftovers:
-                counts["clean_error"] += 1
-            else:
-                counts["bad"] += 1
-                print("BAD:", r.returncode, target, r.stderr.strip()[:200])
-            if exists:
-                os.remove(out)
+            judge(cmd, out, tmp, counts, target)
     print(json.dumps(counts))
     return 1 if counts["bad"] else 0
 

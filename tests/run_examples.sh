@@ -8,7 +8,7 @@ cmake="${3:-cmake}"  # the CMake that configured halconv (Halide 21 needs 3.28 o
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$cmake" --install "$build" --prefix "$work/prefix" >/dev/null
-for example in plain engine custom_variant; do
+for example in plain engine custom_variant keras_model; do
   echo "== $example"
   "$cmake" -S "$source/examples/$example" -B "$work/$example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null

@@ -1,5 +1,6 @@
-// The halconv command-line program: run a Keras conv layer's config (Conv2D, DepthwiseConv2D,
-// SeparableConv2D) on .npy files, explain the variant choice, list the compiled variants. A thin
+// The halconv command-line program: run a Keras conv layer (Conv2D, DepthwiseConv2D,
+// SeparableConv2D), from its config and .npy weights or from a model file, on .npy files; explain
+// the variant choice; list a model's conv layers and the compiled variants. A thin
 // layer over halconv::Layer; the HALCONV_* variables are read once (Options::from_environment)
 // and the flags override them. Exit codes: 0 ok, 1 bad input or run-time failure, 2 usage.
 #include <unistd.h>
@@ -75,11 +76,36 @@ struct DecisionArgs {
   }
 };
 
+// Where a layer comes from: its config (with weights from flags), or a model file and a layer.
+struct LayerArgs {
+  std::string config, model, layer;
+  bool keras2_hard_sigmoid = false;
+
+  void add_to(CLI::App* cmd, const std::string& config_help) {
+    auto* config_opt = cmd->add_option("--config", config, config_help);
+    auto* model_opt = cmd->add_option("--model", model, "a Keras model file (.keras or .h5)");
+    auto* layer_opt = cmd->add_option("--layer", layer, "the model's conv layer to use");
+    config_opt->excludes(model_opt);
+    layer_opt->needs(model_opt);
+    cmd->add_flag("--keras2-hard-sigmoid", keras2_hard_sigmoid,
+                  "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1) (a Keras 2 model "
+                  "file implies it)");
+  }
+  void check() const {
+    if (config.empty() && model.empty())
+      throw halconv::Error(halconv::ErrorKind::invalid_input, "--config or --model is required");
+    if (!model.empty() && layer.empty())
+      throw halconv::Error(halconv::ErrorKind::invalid_input,
+                           "--model needs --layer (halconv model " + model + " lists them)");
+  }
+};
+
 struct RunArgs {
-  std::string config, input, output;
+  LayerArgs source;
+  std::string input, output;
   // A weight file per weight name a layer class lists (Layer::weight_names()), by flag.
   std::string kernel, depthwise_kernel, pointwise_kernel, bias;
-  bool keras2_hard_sigmoid = false, time = false;
+  bool time = false;
   DecisionArgs decision;
 
   std::vector<std::pair<std::string, const std::string*>> weight_flags() const {
@@ -96,26 +122,102 @@ std::string flag_of(std::string weight) {
   return "--" + weight;
 }
 
-// The layer of a config file (Conv2D, DepthwiseConv2D or SeparableConv2D, by its class_name),
-// with the CLI's options and device.
-std::unique_ptr<halconv::Layer> load_layer(const std::string& path, bool keras2_hard_sigmoid,
-                                           const DecisionArgs& args) {
-  std::unique_ptr<halconv::Layer> layer =
-      halconv::layer_from_config(read_text(path), keras2_hard_sigmoid);
+// The layer of a config file (Conv2D, DepthwiseConv2D or SeparableConv2D, by its class_name), or
+// of a model file with its weights, with the CLI's options and device. `recorded` gets the input
+// shape the model file recorded, if any.
+std::unique_ptr<halconv::Layer> load_layer(const LayerArgs& source, const DecisionArgs& args,
+                                           halconv::Shape* recorded = nullptr) {
+  source.check();
+  std::unique_ptr<halconv::Layer> layer;
+  if (source.model.empty()) {
+    layer = halconv::layer_from_config(read_text(source.config), source.keras2_hard_sigmoid);
+  } else {
+    const halconv::KerasModel model = halconv::KerasModel::load(source.model);
+    if (recorded) *recorded = model.find(source.layer).input_shape;
+    layer = model.layer(source.layer);
+  }
   layer->set_device(halconv::parse_device(args.device));
   layer->set_options(args.options());
   return layer;
 }
 
+// A recorded input shape with its unset batch as `batch`; empty when any other axis is unset.
+halconv::Shape concrete(halconv::Shape shape, int64_t batch) {
+  if (!shape.empty() && shape[0] < 0) shape[0] = batch;
+  for (int64_t d : shape) {
+    if (d < 0) return {};
+  }
+  return shape;
+}
+
+// `halconv model FILE`: each conv layer, its input and output shapes and what would run it.
+void list_model(const std::string& path, int64_t batch, bool as_json, bool records,
+                const DecisionArgs& args) {
+  const halconv::KerasModel model = halconv::KerasModel::load(path);
+  if (records) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const std::string& record : model.specialized_records()) {
+      list.push_back(nlohmann::json::parse(record));
+    }
+    std::cout << list.dump(2) << "\n";
+    return;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  if (!as_json) {
+    std::cout << path << ": " << (model.format() == "keras" ? ".keras" : "legacy .h5") << " model"
+              << (model.keras_version().empty() ? "" : ", Keras " + model.keras_version()) << ", "
+              << model.layers().size() << " conv layers\n";
+  }
+  for (const halconv::ModelLayer& info : model.layers()) {
+    std::unique_ptr<halconv::Layer> layer = model.layer(info.name);
+    layer->set_device(halconv::parse_device(args.device));
+    layer->set_options(args.options());
+    const halconv::Shape shape = concrete(info.input_shape, batch);
+    nlohmann::json item = {{"name", info.name},
+                           {"class_name", info.class_name},
+                           {"input_shape", info.input_shape},
+                           {"config", nlohmann::json::parse(info.config)}};
+    std::string runs;
+    if (!shape.empty()) {
+      item["output_shape"] = layer->compute_output_shape(shape);
+      item["decisions"] = nlohmann::json::array();
+      for (const halconv::Decision& d : layer->decisions(shape)) {
+        item["decisions"].push_back(nlohmann::json::parse(d.to_json()));
+        runs += (runs.empty() ? "" : " then ") + d.variant + " (" + d.isa + ")";
+      }
+    }
+    if (as_json) {
+      list.push_back(item);
+    } else {
+      std::cout << "  " << info.name << "  " << info.class_name << "  ";
+      if (shape.empty()) {
+        std::cout << "input shape not recorded\n";
+      } else {
+        std::cout << halconv::shape_to_string(shape) << " -> "
+                  << halconv::shape_to_string(layer->compute_output_shape(shape)) << "  " << runs
+                  << "\n";
+      }
+    }
+  }
+  if (as_json) std::cout << list.dump(2) << "\n";
+}
+
 void run(const RunArgs& args) {
-  std::unique_ptr<halconv::Layer> layer =
-      load_layer(args.config, args.keras2_hard_sigmoid, args.decision);
+  std::unique_ptr<halconv::Layer> layer = load_layer(args.source, args.decision);
   const std::vector<std::string> names = layer->weight_names();
+  if (!args.source.model.empty()) {
+    for (const auto& [name, file] : args.weight_flags()) {
+      if (!file->empty()) {
+        throw halconv::Error(halconv::ErrorKind::invalid_input,
+                             flag_of(name) + " was given with --model, which holds the weights");
+      }
+    }
+  }
   // Missing weights first (the likelier mistake), then flags this class has no weight for.
   for (bool missing : {true, false}) {
     for (const auto& [name, file] : args.weight_flags()) {
       const bool needed = std::find(names.begin(), names.end(), name) != names.end();
-      if (missing && needed && file->empty()) {
+      if (missing && needed && file->empty() && args.source.model.empty()) {
         throw halconv::Error(halconv::ErrorKind::invalid_input,
                              name == "bias"
                                  ? "use_bias is true, so --bias is required"
@@ -130,13 +232,15 @@ void run(const RunArgs& args) {
     }
   }
   const halconv::Tensor input = halconv::read_npy(args.input);
-  std::vector<halconv::Tensor> weights;
-  for (const std::string& name : names) {
-    for (const auto& [flag_name, file] : args.weight_flags()) {
-      if (flag_name == name) weights.push_back(halconv::read_npy(*file));
+  if (args.source.model.empty()) {
+    std::vector<halconv::Tensor> weights;
+    for (const std::string& name : names) {
+      for (const auto& [flag_name, file] : args.weight_flags()) {
+        if (flag_name == name) weights.push_back(halconv::read_npy(*file));
+      }
     }
+    layer->set_weights(weights);
   }
-  layer->set_weights(weights);
   const std::vector<halconv::Decision> decisions = layer->decisions(input.shape);
   const auto start = std::chrono::steady_clock::now();
   const halconv::Tensor output = (*layer)(input);
@@ -161,11 +265,10 @@ int main(int argc, char** argv) {
   app.add_flag("--version", show_version, "print the version and exit");
 
   RunArgs run_args;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a conv layer config on .npy tensors");
-  run_cmd
-      ->add_option("--config", run_args.config,
-                   "Keras get_config() JSON of a Conv2D, DepthwiseConv2D or SeparableConv2D")
-      ->required();
+  CLI::App* run_cmd =
+      app.add_subcommand("run", "Run a conv layer (a config, or a model file's) on .npy tensors");
+  run_args.source.add_to(run_cmd,
+                         "Keras get_config() JSON of a Conv2D, DepthwiseConv2D or SeparableConv2D");
   run_cmd->add_option("--input", run_args.input, "input .npy in the config's data_format")
       ->required();
   run_cmd->add_option("--kernel", run_args.kernel,
@@ -179,25 +282,39 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--bias", run_args.bias,
                       "bias .npy, (output channels,); needed when use_bias");
   run_cmd->add_option("--output", run_args.output, "output .npy (float32)")->required();
-  run_cmd->add_flag("--keras2-hard-sigmoid", run_args.keras2_hard_sigmoid,
-                    "hard_sigmoid as Keras 2 defines it: clip(0.2x + 0.5, 0, 1)");
   run_cmd->add_flag("--time", run_args.time, "print the call's time too");
   run_args.decision.add_to(run_cmd);
 
-  std::string explain_config, explain_shape, explain_input;
-  bool explain_keras2 = false, explain_json = false;
+  LayerArgs explain_source;
+  std::string explain_shape, explain_input;
+  bool explain_json = false;
   DecisionArgs explain_args;
   CLI::App* explain_cmd =
       app.add_subcommand("explain",
                          "Show how a problem runs: variant, object, packing, and why "
                          "better variants declined");
-  explain_cmd->add_option("--config", explain_config, "Keras layer get_config() JSON")->required();
-  auto* shape_opt = explain_cmd->add_option("--input-shape", explain_shape, "N,H,W,C or N,C,H,W");
+  explain_source.add_to(explain_cmd, "Keras layer get_config() JSON");
+  auto* shape_opt = explain_cmd->add_option(
+      "--input-shape", explain_shape, "N,H,W,C or N,C,H,W (a model's layer: as recorded, N 1)");
   auto* input_opt = explain_cmd->add_option("--input", explain_input, "an input .npy (its shape)");
   shape_opt->excludes(input_opt);
-  explain_cmd->add_flag("--keras2-hard-sigmoid", explain_keras2, "Keras 2 hard_sigmoid");
   explain_cmd->add_flag("--json", explain_json, "the decision as one JSON object");
   explain_args.add_to(explain_cmd);
+
+  std::string model_file;
+  int64_t model_batch = 1;
+  bool model_json = false, model_records = false;
+  DecisionArgs model_args;
+  CLI::App* model_cmd = app.add_subcommand(
+      "model", "List a Keras model file's conv layers, their shapes and the variants they run");
+  model_cmd->add_option("file", model_file, "a .keras archive or a legacy .h5 model")->required();
+  model_cmd->add_option("--batch", model_batch, "the batch size of shapes that leave it unset")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+  model_cmd->add_flag("--json", model_json, "as a JSON array");
+  model_cmd->add_flag("--records", model_records,
+                      "the variant records specialized to the model (halconv_add_keras_model)");
+  model_args.add_to(model_cmd);
 
   bool variants_json = false;
   CLI::App* variants_cmd = app.add_subcommand("variants", "List the compiled variants");
@@ -239,14 +356,19 @@ int main(int argc, char** argv) {
     } else if (*run_cmd) {
       run(run_args);
     } else if (*explain_cmd) {
-      if (explain_shape.empty() && explain_input.empty()) {
-        throw halconv::Error(halconv::ErrorKind::invalid_input,
-                             "explain needs --input-shape or --input");
-      }
-      const halconv::Shape shape = explain_input.empty() ? parse_shape(explain_shape)
-                                                         : halconv::read_npy(explain_input).shape;
+      halconv::Shape recorded;
       const std::unique_ptr<halconv::Layer> layer =
-          load_layer(explain_config, explain_keras2, explain_args);
+          load_layer(explain_source, explain_args, &recorded);
+      halconv::Shape shape = !explain_input.empty()   ? halconv::read_npy(explain_input).shape
+                             : !explain_shape.empty() ? parse_shape(explain_shape)
+                                                      : concrete(recorded, 1);
+      if (shape.empty()) {
+        throw halconv::Error(halconv::ErrorKind::invalid_input,
+                             explain_source.model.empty()
+                                 ? "explain needs --input-shape or --input"
+                                 : "the model file records no input shape for layer '" +
+                                       explain_source.layer + "'; give --input-shape or --input");
+      }
       if (explain_json) {
         // One decision object for a single convolution, an array for a separable layer's two.
         const std::vector<halconv::Decision> decisions = layer->decisions(shape);
@@ -258,6 +380,8 @@ int main(int argc, char** argv) {
       } else {
         std::cout << layer->explain(shape);
       }
+    } else if (*model_cmd) {
+      list_model(model_file, model_batch, model_json, model_records, model_args);
     } else if (*variants_cmd) {
       if (variants_json) {
         nlohmann::json list = nlohmann::json::array();

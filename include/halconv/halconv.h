@@ -13,6 +13,7 @@
 #include "halconv/io.h"
 #include "halconv/layer.h"
 #include "halconv/memory.h"
+#include "halconv/model.h"
 #include "halconv/plan.h"
 #include "halconv/variants.h"
 #include "halconv/version.h"

@@ -12,6 +12,11 @@
 // parameters instead (schedules/cpu-avx512.json), with the weight packing held at cpu.json's and
 // the channel tile free to span several packed blocks (see that file's "about").
 
+// With --model, it tunes instead the variants halconv_add_keras_model generates for a Keras model
+// (KerasModel::specialized_records(), keys <name>_<i>) on the model's own layers, starting from
+// the entries of the built-in variants they specialize, and writes one parameter set per variant,
+// for every ISA object, to a schedule file of their own (halconv_add_keras_model's SCHEDULE).
+
 // This file holds the command line, the work list and the loop; the pieces are beside it
 // (variants, candidates, timing, built, decision, writer).
 #include <CLI/CLI.hpp>
@@ -32,6 +37,7 @@
 #include "candidates.h"
 #include "decision.h"
 #include "halconv/config.h"
+#include "halconv/model.h"
 #include "suite.h"
 #include "timing.h"
 #include "variants.h"
@@ -62,11 +68,17 @@ int main(int argc, char** argv) {
   CLI::App app{"halconv tune: autotune the CPU variants' schedule parameters"};
   const Halide::Target target = tuning_target();
   // The AVX-512 object has its own file (see the header comment).
-  const bool avx512_mode = target.has_feature(Halide::Target::AVX512);
+  bool avx512_mode = target.has_feature(Halide::Target::AVX512);
   std::string suite_path = "bench/anchors.txt", common_path = "schedules/cpu.json", only;
   std::string schedule_path = avx512_mode ? "schedules/cpu-avx512.json" : common_path;
+  std::string model_path, model_name;
   bool dry_run = false;
   app.add_option("--suite", suite_path, "shapes to tune on")->capture_default_str();
+  auto* model_opt = app.add_option(
+      "--model", model_path,
+      "tune the variants halconv_add_keras_model generates for this Keras model, on its layers");
+  app.add_option("--name", model_name, "with --model: halconv_add_keras_model's NAME")
+      ->needs(model_opt);
   app.add_option("--schedules", schedule_path,
                  "schedule file to update (default by this host's ISA: cpu-avx512.json on "
                  "AVX-512, else cpu.json)");
@@ -85,6 +97,16 @@ int main(int argc, char** argv) {
                "search again without writing, and report whether the committed parameters are "
                "within noise (5%) of this run's winner; exit status 3 if not");
   CLI11_PARSE(app, argc, argv);
+  if (!model_path.empty()) {
+    if (model_name.empty()) {
+      std::cerr << "halconv tune: --model needs --name (halconv_add_keras_model's NAME)\n";
+      return 2;
+    }
+    // One parameter set per model variant serves every ISA object (halconv_add_conv2d reads one
+    // file for a consumer's variant).
+    avx512_mode = false;
+    if (app.count("--schedules") == 0) schedule_path = model_name + ".schedule.json";
+  }
   try {
     const int host_vector = target.natural_vector_size<float>();
     const auto read_json = [](const std::string& path) {
@@ -92,13 +114,63 @@ int main(int argc, char** argv) {
       if (!in) throw std::runtime_error("cannot read " + path);
       return json::parse(in);
     };
-    json schedules = read_json(schedule_path);
-    const json common = avx512_mode ? read_json(common_path) : schedules;
+    json schedules;
+    if (!model_path.empty()) {
+      // A model's file starts as the common file's default with no entries.
+      const std::ifstream exists(schedule_path);
+      schedules = exists ? read_json(schedule_path) : json::object();
+      if (!exists) {
+        schedules["about"] = "halconv tune --model " + model_path + " --name " + model_name +
+                             ": the schedule of halconv_add_keras_model(NAME " + model_name + ")";
+        schedules["default"] = read_json(common_path)["default"];
+        schedules["variants"] = json::object();
+      }
+    } else {
+      schedules = read_json(schedule_path);
+    }
+    const json common = avx512_mode || !model_path.empty() ? read_json(common_path) : schedules;
     const json defaults = common["default"];
     const Candidate default_candidate{defaults["vectors_per_block"], defaults["block_size"],
                                       defaults["rows_per_task"], defaults["reduction_chunk"],
                                       defaults["shared_staging"]};
-    const auto suite = read_suite(suite_path, halconv::DataFormat::channels_last);
+    // The shapes: the suite's in both layouts, or the model's convolutions as its layers call them.
+    std::vector<std::pair<std::string, halconv::Problem>> caller_shapes;
+    std::vector<VariantInfo> table;
+    std::map<std::string, std::string> specializes;  // a model variant's key -> built-in key
+    if (model_path.empty()) {
+      table = build_variants();
+      for (const SuiteShape& s : read_suite(suite_path, halconv::DataFormat::channels_last)) {
+        for (const char* layout : {"nhwc", "nchw"}) {
+          halconv::Conv2DConfig c = s.config;
+          const bool nhwc = std::string(layout) == "nhwc";
+          c.data_format =
+              nhwc ? halconv::DataFormat::channels_last : halconv::DataFormat::channels_first;
+          const halconv::Shape shape =
+              nhwc ? s.input : halconv::Shape{s.input[0], s.input[3], s.input[1], s.input[2]};
+          caller_shapes.emplace_back(s.name, halconv::make_problem(c, shape));
+        }
+      }
+    } else {
+      const halconv::KerasModel model = halconv::KerasModel::load(model_path);
+      const std::vector<std::string> records = model.specialized_records();
+      for (size_t i = 0; i < records.size(); i++) {
+        table.push_back(
+            halconv::tune::record_variant(model_name + "_" + std::to_string(i), records[i]));
+        specializes[table.back().key] = json::parse(records[i])["specializes"];
+      }
+      for (const halconv::ModelLayer& layer : model.layers()) {
+        halconv::Shape shape = layer.input_shape;
+        if (shape.empty()) continue;
+        if (shape[0] < 0) shape[0] = 1;
+        const std::vector<halconv::Decision> steps = model.layer(layer.name)->decisions(shape);
+        for (size_t step = 0; step < steps.size(); step++) {
+          caller_shapes.emplace_back(
+              layer.name + (steps.size() > 1 ? "#" + std::to_string(step) : ""),
+              steps[step].problem);
+        }
+      }
+      suite_path = model_path;
+    }
 
     // Work list: each variant with its shape class, both layouts from the same suite.
     struct Job {
@@ -111,13 +183,16 @@ int main(int argc, char** argv) {
       std::optional<Candidate> fixed_pack;  // AVX-512 mode: the packing the candidates keep
     };
     // A parameter's value in a schedule file's entry for the variant, else `fallback`.
-    const auto entry_value = [](const json& file, const VariantInfo& v, const char* name,
-                                auto fallback) {
-      return file["variants"].value(v.key, json::object()).value(name, fallback);
+    // A model variant without an entry of its own reads the built-in one it specializes.
+    const auto entry_value = [&](const json& file, const VariantInfo& v, const char* name,
+                                 auto fallback) {
+      const auto from = specializes.find(v.key);
+      const std::string key =
+          from != specializes.end() && !file["variants"].contains(v.key) ? from->second : v.key;
+      return file["variants"].value(key, json::object()).value(name, fallback);
     };
     std::vector<Job> jobs;
     size_t total_runs = 0;
-    const std::vector<VariantInfo> table = build_variants();
     for (size_t index = 0; index < table.size(); index++) {
       const VariantInfo& v = table[index];
       if (!only.empty() && v.key.find(only) == std::string::npos) continue;
@@ -133,14 +208,7 @@ int main(int argc, char** argv) {
         }
         job.fixed_pack = job.defaults;
       }
-      for (const SuiteShape& s : suite) {
-        halconv::Conv2DConfig c = s.config;
-        c.data_format = v.layout == "nhwc" ? halconv::DataFormat::channels_last
-                                           : halconv::DataFormat::channels_first;
-        const halconv::Shape shape =
-            v.layout == "nhwc" ? s.input
-                               : halconv::Shape{s.input[0], s.input[3], s.input[1], s.input[2]};
-        const halconv::Problem p = halconv::make_problem(c, shape);
+      for (const auto& [shape_name, p] : caller_shapes) {
         // A variant is tuned on its shape class: the shapes selection gives it, which no variant
         // ahead of it in the table (best first) serves.
         bool taken = false;
@@ -149,7 +217,7 @@ int main(int argc, char** argv) {
         }
         const std::optional<halconv::Problem> served = served_problem(v, p);
         if (!taken && served) {
-          job.shapes.emplace_back(s.name, *served);
+          job.shapes.emplace_back(shape_name, *served);
           job.callers.push_back(p);
         }
       }
@@ -177,6 +245,7 @@ int main(int argc, char** argv) {
       // What the build compiles now: the common entry, under the AVX-512 one in AVX-512 mode.
       const auto committed_value = [&](const char* name, auto fallback) {
         const auto in_common = entry_value(common, job.v, name, fallback);
+        if (!model_path.empty()) return entry_value(schedules, job.v, name, in_common);
         return avx512_mode ? entry_value(schedules, job.v, name, in_common) : in_common;
       };
       const Candidate committed{committed_value("vectors_per_block", job_default.vectors_per_block),

@@ -3,6 +3,7 @@
 #include "variants.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "register_tile.h"
 #include "variant_rules.h"
@@ -52,6 +53,26 @@ std::vector<VariantInfo> build_variants() {
                    s.max_output_pixels, s.max_in_channels});
   }
   return out;
+}
+
+VariantInfo record_variant(const std::string& key, const std::string& record_json) {
+  const nlohmann::json r = nlohmann::json::parse(record_json);
+  // "any" (a run-time value) is 0, as in VariantSpec.
+  const auto number = [&](const char* field) {
+    return r.contains(field) && r[field].is_number_integer() ? r[field].get<int>() : 0;
+  };
+  const nlohmann::json bounds = r.value("class", nlohmann::json::object());
+  return {key,
+          r.value("layout", "nhwc"),
+          r.value("groups", "dense"),
+          number("kernel"),
+          number("stride"),
+          number("dilation"),
+          r.value("by_channels", false),
+          r.value("algorithm", "direct") == "winograd",
+          bounds.value("max_filters", 0),
+          bounds.value("max_output_pixels", 0),
+          bounds.value("max_in_channels", 0)};
 }
 
 std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halconv::Problem& p) {

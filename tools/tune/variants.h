@@ -29,6 +29,9 @@ struct VariantInfo {
 // The build's CPU variants, from the generated table (generators/manifest.json).
 std::vector<VariantInfo> build_variants();
 
+// A variant record (the manifest's form, e.g. KerasModel::specialized_records()) as variant `key`.
+VariantInfo record_variant(const std::string& key, const std::string& record_json);
+
 // The problem the variant runs for p, if it serves p (the runtime's own rules): p as run
 // (problem_as_run), or for a variant that runs p as dilation phases, the first phase (the largest).
 std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halconv::Problem& p);
