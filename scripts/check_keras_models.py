@@ -10,8 +10,11 @@ and compares with Keras' output of the layer: max |halconv - keras| / max |keras
 Prints one line per model file and the counts; exits 1 on any failure. Needs Keras 3 and
 TensorFlow (pip install keras tensorflow-cpu); CI does not run it (the models are large).
 
+With --keras 2 the models come from Keras 2 (pip install tf_keras) instead, as .h5 and as Keras 2's
+own .keras files. Xception (--models Xception) has SeparableConv2D layers.
+
 usage: scripts/check_keras_models.py [--cli build/release/halconv] [--models MobileNetV2,...]
-                                     [--work DIR] [--tolerance 1e-4]
+                                     [--keras 3|2] [--work DIR] [--tolerance 1e-4]
 """
 import argparse
 import os
@@ -34,15 +37,19 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--work", default=None, help="where the model files go (a temp folder)")
     parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--keras", type=int, choices=[2, 3], default=3)
     args = parser.parse_args()
-    import keras
+    if args.keras == 2:
+        import tf_keras as keras
+    else:
+        import keras
 
     work = args.work or tempfile.mkdtemp(prefix="halconv_models_")
     os.makedirs(work, exist_ok=True)
     failures, checked = [], 0
     counts = {}
     for model_name in args.models.split(","):
-        keras.utils.set_random_seed(20261208)
+        keras.utils.set_random_seed(20261208)  # weights=None: seeded initializers
         model = getattr(keras.applications, model_name)(weights=None)
         rng = np.random.default_rng(20261208)
         x = nonzero_input(rng, (1,) + tuple(model.input_shape[1:]))
@@ -52,7 +59,7 @@ def main():
             classes[type(layer).__name__] = classes.get(type(layer).__name__, 0) + 1
         counts[model_name] = classes
         for ext in ["keras", "h5"]:
-            path = os.path.join(work, f"{model_name}.{ext}")
+            path = os.path.join(work, f"{model_name}_keras{args.keras}.{ext}")
             model.save(path)
             worst, worst_layer, ok = 0.0, "", 0
             for name, _ in conv_layers(model):
@@ -82,7 +89,7 @@ def main():
                 else:
                     ok += 1
             total = len(conv_layers(model))
-            print(f"{model_name}.{ext}: {ok}/{total} conv layers within {args.tolerance:g} "
+            print(f"{os.path.basename(path)}: {ok}/{total} conv layers within {args.tolerance:g} "
                   f"({', '.join(f'{n} {c}' for c, n in sorted(classes.items()))}); "
                   f"worst {worst:.2e} ({worst_layer})", flush=True)
     print(f"checked {checked} layer runs, {len(failures)} failures")

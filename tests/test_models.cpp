@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -118,6 +119,34 @@ TEST(KerasModel, FindsLayersByNameOrUniqueLastPart) {
   EXPECT_NE(missing.find("no conv layer is named 'nope'"), std::string::npos) << missing;
   EXPECT_NE(missing.find("inner/c2"), std::string::npos) << missing;
   EXPECT_NE(error_of([&] { model.find("bn"); }).find("'bn'"), std::string::npos);
+}
+
+// halconv_add_keras_model's records: the chosen built-in variant's record, run-time values fixed
+// to the layer's, one per distinct record, in selection order.
+TEST(KerasModel, SpecializedRecordsFixTheLayersValuesInSelectionOrder) {
+  const KerasModel model = KerasModel::load((kModels / "tiny.keras").string());
+  std::vector<std::string> order;  // built-in keys in selection order
+  for (const VariantDescription& v : list_variants()) order.push_back(v.name);
+  size_t last_rank = 0;
+  bool saw_dw = false;
+  for (const std::string& text : model.specialized_records()) {
+    const nlohmann::json r = nlohmann::json::parse(text);
+    const std::string builtin = "conv2d_" + r["specializes"].get<std::string>() + "_cpu";
+    const size_t rank = std::find(order.begin(), order.end(), builtin) - order.begin();
+    ASSERT_LT(rank, order.size()) << text;
+    EXPECT_GE(rank, last_rank) << text;
+    last_rank = rank;
+    // dw runs on the any-kernel narrow-groups variant: its kernel and stride become fixed.
+    if (r["reason"].get<std::string>().find("dw,") != std::string::npos ||
+        r["reason"].get<std::string>() == "tiny.keras: dw") {
+      saw_dw = true;
+      EXPECT_EQ(r["groups"], "narrow") << text;
+      EXPECT_EQ(r["kernel"], 3) << text;
+      EXPECT_EQ(r["stride"], 2) << text;
+      EXPECT_EQ(r["dilation"], 1) << text;
+    }
+  }
+  EXPECT_TRUE(saw_dw);
 }
 
 TEST(KerasModel, BadFilesNameTheFileTheLayerAndTheValue) {

@@ -86,11 +86,19 @@ std::optional<halconv::Problem> served_problem(const VariantInfo& v, const halco
 }
 
 std::string host_cpu_name() {
+  // Virtual machines often report a bare "AMD EPYC" for several generations; the family and
+  // model numbers tell them apart (25/1 Zen 3, 25/17 Zen 4, 26/x Zen 5).
   std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  std::string name = "unknown", family, model;
+  for (std::string line; std::getline(cpuinfo, line) && line != "";) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || colon + 2 > line.size()) continue;
+    const std::string value = line.substr(colon + 2);
+    if (line.rfind("model name", 0) == 0) name = value;
+    if (line.rfind("cpu family", 0) == 0) family = value;
+    if (line.rfind("model\t", 0) == 0) model = value;
   }
-  return "unknown";
+  return family.empty() ? name : name + " (family " + family + ", model " + model + ")";
 }
 
 }  // namespace halconv::tune
