@@ -9,6 +9,10 @@
 int main() {
   const halconv::KerasModel model = halconv::KerasModel::load(MODEL_FILE);
   int failures = 0;
+  // How the first layer runs, as `halconv explain --model net.keras --layer stem` prints it.
+  halconv::Shape first = model.layers()[0].input_shape;
+  first[0] = 1;
+  std::printf("%s\n", model.layer(model.layers()[0].name)->explain(first).c_str());
   for (const halconv::ModelLayer& info : model.layers()) {
     halconv::Shape shape = info.input_shape;
     shape[0] = 1;
