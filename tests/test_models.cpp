@@ -4,6 +4,7 @@
 // ISA; and the broken files under tests/models/bad.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -179,7 +180,11 @@ TEST(KerasModel, BadFilesNameTheFileTheLayerAndTheValue) {
 
 // Runs the CLI; returns its exit status and puts its stdout and stderr into `output`.
 int run_cli(const std::string& args, std::string* output) {
-  const fs::path text = fs::temp_directory_path() / "halconv_models_cli.txt";
+  // ctest runs tests in parallel processes: each call gets a file of its own.
+  static int calls = 0;
+  const fs::path text =
+      fs::temp_directory_path() /
+      ("halconv_models_cli_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt");
   const int raw =
       std::system((std::string(HALCONV_CLI) + " " + args + " >" + text.string() + " 2>&1").c_str());
   *output = read_text(text);
