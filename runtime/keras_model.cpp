@@ -212,6 +212,13 @@ struct KerasModel::Impl {
   std::vector<std::vector<Tensor>> weights;  // per layer, in weight_names() order
 };
 
+Shape ModelLayer::input_shape_with_batch(int64_t batch) const {
+  Shape shape = input_shape;
+  if (!shape.empty() && shape[0] < 0) shape[0] = batch;
+  const bool unset = std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; });
+  return unset ? Shape{} : shape;
+}
+
 KerasModel::KerasModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KerasModel::KerasModel(KerasModel&&) noexcept = default;
 KerasModel& KerasModel::operator=(KerasModel&&) noexcept = default;
@@ -415,10 +422,8 @@ std::vector<std::string> KerasModel::specialized_records() const {
   std::vector<Record> records;
   const std::vector<detail::Variant> table = detail::variants();
   for (const ModelLayer& info : impl_->layers) {
-    Shape shape = info.input_shape;
-    if (!shape.empty() && shape[0] < 0) shape[0] = 1;
-    if (shape.empty() || std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; }))
-      continue;
+    const Shape shape = info.input_shape_with_batch(1);
+    if (shape.empty()) continue;
     for (const Decision& d : layer(info.name)->decisions(shape)) {
       const detail::Variant& v = detail::find_variant(d.variant);
       if (v.backend != Device::cpu) continue;

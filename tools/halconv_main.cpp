@@ -124,7 +124,7 @@ std::string flag_of(std::string weight) {
 
 // The layer of a config file (Conv2D, DepthwiseConv2D or SeparableConv2D, by its class_name), or
 // of a model file with its weights, with the CLI's options and device. `recorded` gets the input
-// shape the model file recorded, if any.
+// shape the model file recorded, batch 1 (empty if none).
 std::unique_ptr<halconv::Layer> load_layer(const LayerArgs& source, const DecisionArgs& args,
                                            halconv::Shape* recorded = nullptr) {
   source.check();
@@ -133,21 +133,12 @@ std::unique_ptr<halconv::Layer> load_layer(const LayerArgs& source, const Decisi
     layer = halconv::layer_from_config(read_text(source.config), source.keras2_hard_sigmoid);
   } else {
     const halconv::KerasModel model = halconv::KerasModel::load(source.model);
-    if (recorded) *recorded = model.find(source.layer).input_shape;
+    if (recorded) *recorded = model.find(source.layer).input_shape_with_batch(1);
     layer = model.layer(source.layer);
   }
   layer->set_device(halconv::parse_device(args.device));
   layer->set_options(args.options());
   return layer;
-}
-
-// A recorded input shape with its unset batch as `batch`; empty when any other axis is unset.
-halconv::Shape concrete(halconv::Shape shape, int64_t batch) {
-  if (!shape.empty() && shape[0] < 0) shape[0] = batch;
-  for (int64_t d : shape) {
-    if (d < 0) return {};
-  }
-  return shape;
 }
 
 // `halconv model FILE`: each conv layer, its input and output shapes and what would run it.
@@ -172,7 +163,7 @@ void list_model(const std::string& path, int64_t batch, bool as_json, bool recor
     std::unique_ptr<halconv::Layer> layer = model.layer(info.name);
     layer->set_device(halconv::parse_device(args.device));
     layer->set_options(args.options());
-    const halconv::Shape shape = concrete(info.input_shape, batch);
+    const halconv::Shape shape = info.input_shape_with_batch(batch);
     nlohmann::json item = {{"name", info.name},
                            {"class_name", info.class_name},
                            {"input_shape", info.input_shape},
@@ -361,7 +352,7 @@ int main(int argc, char** argv) {
           load_layer(explain_source, explain_args, &recorded);
       halconv::Shape shape = !explain_input.empty()   ? halconv::read_npy(explain_input).shape
                              : !explain_shape.empty() ? parse_shape(explain_shape)
-                                                      : concrete(recorded, 1);
+                                                      : recorded;
       if (shape.empty()) {
         throw halconv::Error(halconv::ErrorKind::invalid_input,
                              explain_source.model.empty()

@@ -10,12 +10,11 @@ int main() {
   const halconv::KerasModel model = halconv::KerasModel::load(MODEL_FILE);
   int failures = 0;
   // How the first layer runs, as `halconv explain --model net.keras --layer stem` prints it.
-  halconv::Shape first = model.layers()[0].input_shape;
-  first[0] = 1;
-  std::printf("%s\n", model.layer(model.layers()[0].name)->explain(first).c_str());
+  std::printf("%s\n", model.layer(model.layers()[0].name)
+                          ->explain(model.layers()[0].input_shape_with_batch(1))
+                          .c_str());
   for (const halconv::ModelLayer& info : model.layers()) {
-    halconv::Shape shape = info.input_shape;
-    shape[0] = 1;
+    const halconv::Shape shape = info.input_shape_with_batch(1);
     halconv::Tensor input(shape);
     for (size_t i = 0; i < input.data.size(); i++) input.data[i] = std::sin(0.37f * float(i));
     std::unique_ptr<halconv::Layer> layer = model.layer(info.name);

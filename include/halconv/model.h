@@ -22,6 +22,10 @@ struct ModelLayer {
   // The input shape Keras recorded (build_config, or the inbound tensor's shape), batch -1 when
   // unset; empty when the file records none (Keras 2 files record one for few layers).
   Shape input_shape;
+
+  // input_shape with an unset batch set to `batch`; empty when it is empty or another axis is
+  // unset.
+  Shape input_shape_with_batch(int64_t batch) const;
 };
 
 class KerasModel {

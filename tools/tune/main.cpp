@@ -159,9 +159,8 @@ int main(int argc, char** argv) {
         specializes[table.back().key] = json::parse(records[i])["specializes"];
       }
       for (const halconv::ModelLayer& layer : model.layers()) {
-        halconv::Shape shape = layer.input_shape;
+        const halconv::Shape shape = layer.input_shape_with_batch(1);
         if (shape.empty()) continue;
-        if (shape[0] < 0) shape[0] = 1;
         const std::vector<halconv::Decision> steps = model.layer(layer.name)->decisions(shape);
         for (size_t step = 0; step < steps.size(); step++) {
           caller_shapes.emplace_back(
